@@ -1,0 +1,16 @@
+"""DiffVAE (Bica et al., Scientific Reports 2020) in Keras 3: an MMD-VAE for single-cell RNA-seq.
+
+>>> from diffvae import DiffVAE, datasets
+>>> adata = datasets.paul15_tradeseq()                     # doctest: +SKIP
+>>> model = DiffVAE(latent_dim=50).fit(adata, seed=0)      # doctest: +SKIP
+>>> model.transform(adata, key_added=True)                 # doctest: +SKIP
+"""
+from . import datasets
+from ._version import __version__
+from .errors import InputError
+from .io import read
+from .models import AE, PCA, VAE, DiffVAE, LatentModel, get_model
+from .preprocessing import Preprocessor
+
+__all__ = ["AE", "PCA", "VAE", "DiffVAE", "InputError", "LatentModel", "Preprocessor",
+           "__version__", "datasets", "get_model", "read"]

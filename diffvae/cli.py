@@ -1,0 +1,79 @@
+"""Pieces shared by the ``python -m diffvae.*`` commands: data options, errors, outputs."""
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import anndata as ad
+import pandas as pd
+
+from ._files import atomic_path
+from .errors import InputError
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--dataset NAME`` or ``--data FILE`` (with ``--genes``), plus ``--data-dir``."""
+    from .datasets import REGISTRY
+
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dataset", choices=sorted(REGISTRY), help="a registered dataset")
+    source.add_argument(
+        "--data", "--gene-expression-filename", "--gene_expression_filename", dest="data",
+        metavar="FILE", help="expression file, cells x genes: .h5ad, .csv/.tsv, .npz or .npy")
+    parser.add_argument("--genes", metavar="FILE",
+                        help="gene names for a file without them (one per line, or a CSV)")
+    parser.add_argument("--layer", help="AnnData layer to use instead of X")
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="folder holding local copies of datasets (default $DIFFVAE_DATA_DIR)")
+
+
+def load_input(args: argparse.Namespace) -> ad.AnnData:
+    """The AnnData that ``--dataset`` / ``--data`` name."""
+    from .datasets import load_dataset
+    from .io import read
+
+    if args.dataset:
+        return load_dataset(args.dataset, data_dir=args.data_dir)
+    return read(args.data, genes=args.genes)
+
+
+def command(prog: str) -> Callable:
+    """Decorate a ``main(argv)``: expected failures (bad input, missing files) become one line
+    ``prog: error: ...`` on stderr and exit status 2, never a traceback."""
+
+    def decorate(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
+        @functools.wraps(main)
+        def wrapper(argv: list[str] | None = None) -> int:
+            try:
+                return main(argv)
+            except (InputError, FileNotFoundError, FileExistsError) as exc:
+                print(f"{prog}: error: {exc}", file=sys.stderr)
+                return 2
+
+        return wrapper
+
+    return decorate
+
+
+def write_csv(frame: pd.DataFrame, path: Path, **kwargs) -> None:
+    """Write a CSV atomically."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, **kwargs)
+
+
+def write_h5ad(adata: ad.AnnData, path: Path) -> None:
+    """Write an ``.h5ad`` atomically."""
+    with atomic_path(path) as tmp:
+        adata.write_h5ad(tmp)
+
+
+def save_figure(fig, path: Path) -> None:
+    """Save a matplotlib figure as PNG atomically and close it."""
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=150, bbox_inches="tight", format="png")
+    plt.close(fig)

@@ -1,0 +1,304 @@
+"""Dataset registry in the style of ``scanpy.datasets`` / ``keras.datasets``.
+
+Every loader returns AnnData (cells x genes) with the reference labels in ``obs`` and
+``adata.uns["diffvae_dataset"] = {"name": ..., "label_key": ...}`` naming the label column.
+
+Files are looked for, in order, in ``<data_dir>/<name>/`` (``data_dir=`` argument, else the
+``DIFFVAE_DATA_DIR`` environment variable), then in the download cache
+``<cache_dir>/<name>/`` (``DIFFVAE_CACHE_DIR``, default ``~/.cache/diffvae``), and are otherwise
+downloaded from their public source into the cache and checked against their SHA-256 where known.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ._files import atomic_path
+from .errors import InputError
+
+DATA_DIR_ENV, CACHE_DIR_ENV = "DIFFVAE_DATA_DIR", "DIFFVAE_CACHE_DIR"
+
+_TRADESEQ = "https://raw.githubusercontent.com/statOmics/tradeSeq/master/data/"
+_DIFFVAE = "https://raw.githubusercontent.com/ioanabica/DiffVAE/master/data/Zebrafish/"
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of a dataset: its name, public address and SHA-256 (``None``: not known)."""
+
+    name: str
+    url: str
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What the registry knows of a dataset."""
+
+    name: str
+    description: str
+    source: str
+    licence: str
+    label_key: str
+    files: tuple[RemoteFile, ...] = field(default=())
+
+
+REGISTRY: dict[str, DatasetInfo] = {
+    info.name: info
+    for info in (
+        DatasetInfo(
+            "pbmc68k_reduced",
+            "700 human PBMCs x 765 genes, log-normalised (10x Genomics, Zheng et al. 2017)",
+            "shipped inside the scanpy package (scanpy.datasets.pbmc68k_reduced)",
+            "scanpy: BSD-3-Clause; data: 10x Genomics, CC BY 4.0", "bulk_labels"),
+        DatasetInfo(
+            "paul15_tradeseq",
+            "2660 mouse myeloid progenitors x 240 genes, raw UMI counts, 7 types, slingshot "
+            "lineages and pseudotime (Paul et al. 2015, GEO GSE72857; subset of tradeSeq)",
+            "tradeSeq repository, data/ folder", "MIT (tradeSeq)", "celltype",
+            (RemoteFile("countMatrix.rda", _TRADESEQ + "countMatrix.rda",
+                        "9d4717ce531e414ea0573a45f02c23c3b571b5fc37a52a65be124f0537c070a8"),
+             RemoteFile("celltype.rda", _TRADESEQ + "celltype.rda",
+                        "caddbfd93b3012af784ae54773c373ff64adf735949f8236187ea6ae71761db9"),
+             RemoteFile("crv.rda", _TRADESEQ + "crv.rda",
+                        "85a96575d06247f5c22d2622a05cb75e241f7c014e93d2c6c15593cecdc14099"))),
+        DatasetInfo(
+            "zebrafish",
+            "1422 zebrafish blood cells x 1845 most variable genes, log-normalised, 5 types "
+            "(Athanasiadis et al. 2017, ArrayExpress E-MTAB-5530): the paper's main dataset",
+            "the paper's original code repository, data/Zebrafish/", "MIT (DiffVAE code)", "Type",
+            (RemoteFile("GE_mvg.csv", _DIFFVAE + "GE_mvg.csv"),
+             RemoteFile("Annotation_File.csv", _DIFFVAE + "Annotation_File.csv",
+                        "8fe741ce6c63eda6f761e11b0ee28d903db5f8aa122fffa320135e5e73ad8a66"),
+             RemoteFile("CV_genes.csv", _DIFFVAE + "CV_genes.csv",
+                        "14600aca2b6a14f7a0638c8e654b7ac2cc6d8fe0b91bfdaa58547e950ac72484"))),
+        DatasetInfo(
+            "synthetic",
+            "SYNTHETIC branching differentiation: progenitors -> n_branches mature types, "
+            "negative-binomial counts, known labels and pseudotime (any size, seeded)",
+            "simulated by diffvae.datasets.synthetic", "MIT (this package)", "celltype"),
+    )
+}
+
+
+def cache_dir() -> Path:
+    """Download cache: ``$DIFFVAE_CACHE_DIR`` or ``~/.cache/diffvae``."""
+    return Path(os.environ.get(CACHE_DIR_ENV) or Path.home() / ".cache" / "diffvae")
+
+
+def _local_dir(name: str, data_dir: str | os.PathLike | None) -> Path | None:
+    root = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV)
+    return Path(root) / name if root else None
+
+
+def fetch(name: str, *, data_dir: str | os.PathLike | None = None, download: bool = True,
+          files: tuple[str, ...] | None = None) -> dict[str, Path]:
+    """Return the local path of each file of dataset ``name`` (``files``: a subset), fetching if needed.
+
+    Raises :class:`~diffvae.errors.InputError` naming the files, their source and where to put
+    them when they are neither local nor downloadable.
+    """
+    info = _info(name)
+    wanted = [f for f in info.files if files is None or f.name in files]
+    local = _local_dir(name, data_dir)
+    found: dict[str, Path] = {}
+    for remote in wanted:
+        for folder in (local, cache_dir() / name):
+            if folder is not None and (folder / remote.name).is_file():
+                found[remote.name] = folder / remote.name
+                break
+    missing = [f for f in wanted if f.name not in found]
+    reason = "downloading is off"
+    if missing and download:
+        try:
+            for remote in missing:
+                found[remote.name] = _download(remote, cache_dir() / name)
+            missing = []
+        except (urllib.error.URLError, OSError) as exc:
+            reason = f"download failed ({exc})"
+    if missing:
+        where = local if local is not None else f"${DATA_DIR_ENV}/{name}"
+        listing = "; ".join(f"{f.name} <- {f.url}" for f in missing)
+        raise InputError(
+            f"dataset {name!r}: files not found locally and {reason}. Get {listing} and put "
+            f"them in {where} (or set {DATA_DIR_ENV} / pass data_dir= to the folder above it)")
+    return found
+
+
+def sha256sum(path: str | os.PathLike) -> str:
+    """SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _download(remote: RemoteFile, folder: Path) -> Path:
+    target = folder / remote.name
+    with atomic_path(target) as tmp:
+        with urllib.request.urlopen(remote.url, timeout=60) as response, open(tmp, "wb") as out:
+            while chunk := response.read(1 << 20):
+                out.write(chunk)
+        if remote.sha256 is not None and (actual := sha256sum(tmp)) != remote.sha256:
+            raise InputError(
+                f"{remote.url}: checksum mismatch (expected {remote.sha256}, got {actual}); "
+                "the file was not kept")
+    return target
+
+
+def _info(name: str) -> DatasetInfo:
+    if name not in REGISTRY:
+        raise InputError(f"unknown dataset {name!r}; known datasets: {sorted(REGISTRY)}")
+    return REGISTRY[name]
+
+
+def _tag(adata: ad.AnnData, name: str) -> ad.AnnData:
+    adata.uns["diffvae_dataset"] = {"name": name, "label_key": REGISTRY[name].label_key}
+    return adata
+
+
+# -- loaders -------------------------------------------------------------------------------
+def pbmc68k_reduced() -> ad.AnnData:
+    """700 PBMCs from scanpy's wheel (offline): the log-normalised ``.raw`` values, labels ``bulk_labels``."""
+    import scanpy as sc
+
+    source = sc.datasets.pbmc68k_reduced()
+    adata = ad.AnnData(sp.csr_matrix(source.raw.X, dtype=np.float32), obs=source.obs.copy(),
+                       var=pd.DataFrame(index=source.raw.var_names.copy()))
+    return _tag(adata, "pbmc68k_reduced")
+
+
+def paul15_tradeseq(*, data_dir: str | os.PathLike | None = None, download: bool = True) -> ad.AnnData:
+    """Paul et al. 2015 myeloid progenitors as in tradeSeq: raw counts, ``celltype`` labels.
+
+    ``obs`` also holds the slingshot fit: ``slingshot_cluster``, the 2-D reduced dimensions
+    ``rd1``/``rd2``, and per lineage (1: monocyte/neutrophil side, 2: erythroid side)
+    ``pseudotime_lineage{k}`` and ``weight_lineage{k}``. A local ``paul15_tradeseq.h5ad`` (the
+    same data, converted) is used when present; otherwise the ``.rda`` files are read.
+    """
+    local = _local_dir("paul15_tradeseq", data_dir)
+    if local is not None and (local / "paul15_tradeseq.h5ad").is_file():
+        adata = ad.read_h5ad(local / "paul15_tradeseq.h5ad")
+        adata.X = sp.csr_matrix(adata.X, dtype=np.float32)
+        return _tag(adata, "paul15_tradeseq")
+    return paul15_from_rda(fetch("paul15_tradeseq", data_dir=data_dir, download=download))
+
+
+def paul15_from_rda(paths: dict[str, Path]) -> ad.AnnData:
+    """Convert tradeSeq's ``countMatrix.rda``, ``celltype.rda`` and ``crv.rda`` to AnnData."""
+    import rdata
+
+    counts = rdata.read_rda(paths["countMatrix.rda"])["countMatrix"]
+    n_genes, n_cells = (int(d) for d in counts.Dim)
+    matrix = sp.csc_matrix((counts.x, counts.i, counts.p), shape=(n_genes, n_cells))
+    genes, cells = (np.asarray(names).astype(str) for names in counts.Dimnames)
+    celltype = np.asarray(rdata.read_rda(paths["celltype.rda"])["celltype"]).astype(str)
+    crv = rdata.read_rda(paths["crv.rda"])["crv"]
+    obs = pd.DataFrame(index=pd.Index(cells, name="cell"))
+    obs["celltype"] = pd.Categorical(celltype)
+    cluster_names = np.asarray(crv.clusterLabels.coords["dim_1"].values).astype(str)
+    obs["slingshot_cluster"] = pd.Categorical(
+        cluster_names[np.asarray(crv.clusterLabels).argmax(axis=1)])
+    obs["rd1"], obs["rd2"] = np.asarray(crv.reducedDim).T
+    for k in (1, 2):
+        curve = crv.curves[f"curve{k}"]
+        obs[f"pseudotime_lineage{k}"] = np.asarray(curve["lambda"], dtype=float)
+        obs[f"weight_lineage{k}"] = np.asarray(curve["w"], dtype=float)
+    adata = ad.AnnData(matrix.T.tocsr().astype(np.float32), obs=obs,
+                       var=pd.DataFrame(index=genes))
+    return _tag(adata, "paul15_tradeseq")
+
+
+def zebrafish(*, data_dir: str | os.PathLike | None = None, download: bool = True) -> ad.AnnData:
+    """The paper's zebrafish blood cells: ``GE_mvg.csv`` with ``Annotation_File.csv`` and ``CV_genes.csv``.
+
+    Genes are named by symbol (duplicates made unique), with Ensembl id, chromosome and biotype
+    in ``var``; labels are ``obs["Type"]``.
+    """
+    from .io import read
+
+    paths = fetch("zebrafish", data_dir=data_dir, download=download)
+    annotation = pd.read_csv(paths["Annotation_File.csv"], index_col=0)
+    genes = pd.read_csv(paths["CV_genes.csv"], index_col=0)["gene"].str.split(",", expand=True)
+    genes.columns = ["ensembl_id", "symbol", "chromosome", "biotype"]
+    adata = read(paths["GE_mvg.csv"])
+    if adata.shape != (len(annotation), len(genes)):
+        raise InputError(
+            f"{paths['GE_mvg.csv']}: shape {adata.shape} does not match Annotation_File.csv "
+            f"({len(annotation)} cells) and CV_genes.csv ({len(genes)} genes)")
+    adata.obs = annotation.set_axis(annotation.index.astype(str))
+    adata.obs["Type"] = pd.Categorical(adata.obs["Type"])
+    adata.var = genes.set_index(genes["symbol"].rename(None))
+    adata.var_names_make_unique()
+    return _tag(adata, "zebrafish")
+
+
+def synthetic(n_cells: int = 2000, n_genes: int = 500, n_branches: int = 3, *, seed: int = 0,
+              progenitor_fraction: float = 0.2, dispersion: float = 5.0) -> ad.AnnData:
+    """SYNTHETIC data: a simulated branching differentiation, for unit tests and scaling runs.
+
+    Each cell picks a branch and a pseudotime t ~ U(0, 1). Cells with t below
+    ``progenitor_fraction`` are labelled ``"Progenitor"``, the rest ``"Type A"``, ``"Type B"``, ...
+    by branch. Every gene has a baseline log-mean; a block of genes per branch rises along that
+    branch's pseudotime (log fold change up to 3) and a block of progenitor genes falls. Counts are
+    negative binomial (``dispersion`` is its size parameter) around those means times a
+    log-normal library size. Returns raw counts; ``obs`` holds celltype, branch and pseudotime.
+    """
+    if n_cells < 1 or n_genes < n_branches + 1:
+        raise InputError(f"synthetic: need n_cells >= 1 and n_genes > n_branches ({n_branches})")
+    rng = np.random.default_rng(seed)
+    branch = rng.integers(n_branches, size=n_cells)
+    t = rng.uniform(size=n_cells)
+    progress = np.clip((t - progenitor_fraction) / (1 - progenitor_fraction), 0, None)
+    blocks = np.array_split(rng.permutation(n_genes), n_branches + 1)
+    log_mean = np.tile(rng.normal(0.0, 1.0, n_genes), (n_cells, 1))
+    for b, genes in enumerate(blocks[:n_branches]):
+        fold = rng.uniform(1.0, 3.0, len(genes))
+        on = branch == b
+        log_mean[np.ix_(on, genes)] += progress[on, None] * fold
+    progenitor_genes = blocks[-1]
+    log_mean[:, progenitor_genes] += (1 - t)[:, None] * rng.uniform(1.0, 2.0, len(progenitor_genes))
+    library = rng.lognormal(0.0, 0.3, n_cells)[:, None]
+    mean = np.exp(log_mean) * library
+    counts = rng.poisson(rng.gamma(dispersion, mean / dispersion)).astype(np.float32)
+    names = [f"Type {chr(ord('A') + b)}" for b in range(n_branches)]
+    labels = np.where(t < progenitor_fraction, "Progenitor", np.asarray(names)[branch])
+    obs = pd.DataFrame({"celltype": pd.Categorical(labels), "branch": branch, "pseudotime": t},
+                       index=[f"cell_{i}" for i in range(n_cells)])
+    adata = ad.AnnData(sp.csr_matrix(counts), obs=obs,
+                       var=pd.DataFrame(index=[f"gene_{i}" for i in range(n_genes)]))
+    return _tag(adata, "synthetic")
+
+
+LOADERS: dict[str, Callable[..., ad.AnnData]] = {
+    "pbmc68k_reduced": pbmc68k_reduced,
+    "paul15_tradeseq": paul15_tradeseq,
+    "zebrafish": zebrafish,
+    "synthetic": synthetic,
+}
+
+
+def load_dataset(name: str, *, data_dir: str | os.PathLike | None = None,
+                 download: bool = True) -> ad.AnnData:
+    """Load a registered dataset by name (see :data:`REGISTRY`)."""
+    _info(name)
+    if name in ("pbmc68k_reduced", "synthetic"):
+        return LOADERS[name]()
+    return LOADERS[name](data_dir=data_dir, download=download)
+
+
+def label_key(adata: ad.AnnData) -> str | None:
+    """The reference-label column of a dataset loaded here, or ``None``."""
+    key = adata.uns.get("diffvae_dataset", {}).get("label_key")
+    return key if key in adata.obs else None

@@ -1,0 +1,364 @@
+"""Estimators with one interface: DiffVAE, the paper's baselines (VAE, AE) and PCA.
+
+``fit`` / ``transform`` / ``fit_transform`` as in scikit-learn, ``save`` / ``load`` of a bundle
+holding the network, the fitted preprocessing, the gene list and the hyperparameters as in
+scvi-tools. Swapping ``DiffVAE`` for ``VAE``, ``AE`` or ``PCA`` changes nothing else.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from ._files import atomic_path
+from ._version import __version__
+from .errors import InputError
+from .io import as_anndata
+from .preprocessing import Preprocessor
+
+_CONFIG, _PREPROCESSING, _NETWORK, _HISTORY = (
+    "config.json", "preprocessing.npz", "model.keras", "history.csv")
+
+
+class LatentModel:
+    """Base class: preprocessing, the latent interface and saving. Use a subclass.
+
+    Parameters
+    ----------
+    latent_dim
+        Size m of the representation (paper: 50 for blood cells, 100 for pancreas).
+    normalize, target_sum, n_top_genes
+        Preprocessing, see :class:`diffvae.preprocessing.Preprocessor`.
+    """
+
+    name: ClassVar[str]
+    #: where :meth:`transform` writes the latent of an AnnData when ``key_added`` is True
+    default_key: ClassVar[str]
+
+    def __init__(self, latent_dim: int = 50, *, normalize: bool | None = None,
+                 target_sum: float | None = None, n_top_genes: int | None = None) -> None:
+        self.latent_dim = latent_dim
+        self.normalize = normalize
+        self.target_sum = target_sum
+        self.n_top_genes = n_top_genes
+
+    # -- scikit-learn style parameters ------------------------------------------------------
+    def get_params(self) -> dict[str, Any]:
+        """Constructor arguments, as scikit-learn's ``get_params``."""
+        return {"latent_dim": self.latent_dim, "normalize": self.normalize,
+                "target_sum": self.target_sum, "n_top_genes": self.n_top_genes}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    @property
+    def genes_(self) -> list[str]:
+        """Genes the model was fitted on, in the order of its input and output columns."""
+        return self._fitted_preprocessor().genes_
+
+    # -- the latent interface ---------------------------------------------------------------
+    def fit(self, data, **kwargs) -> "LatentModel":
+        """Fit preprocessing and model on ``data`` (AnnData, DataFrame, array or sparse matrix)."""
+        raise NotImplementedError
+
+    def transform(self, data, *, layer: str | None = None,
+                  key_added: str | bool | None = None) -> np.ndarray:
+        """Return the representation (cells x ``latent_dim``; mu for the variational models).
+
+        With AnnData, ``key_added=True`` also stores it in ``adata.obsm[default_key]`` (for
+        DiffVAE ``"X_diffvae"``), and a string stores it under that key.
+        """
+        latent = self._encode(self._scaled(data, layer))
+        if key_added:
+            if not isinstance(data, ad.AnnData):
+                raise InputError("key_added needs AnnData input")
+            data.obsm[self.default_key if key_added is True else key_added] = latent
+        return latent
+
+    def fit_transform(self, data, *, layer: str | None = None,
+                      key_added: str | bool | None = None, **fit_kwargs) -> np.ndarray:
+        """``fit`` then ``transform`` on the same data."""
+        return self.fit(data, layer=layer, **fit_kwargs).transform(
+            data, layer=layer, key_added=key_added)
+
+    def reconstruct(self, data, *, layer: str | None = None) -> np.ndarray:
+        """Decode each cell's representation: expression in the model's [0, 1] scale."""
+        return self.decode(self.transform(data, layer=layer))
+
+    def decode(self, latent: np.ndarray) -> np.ndarray:
+        """Decode arbitrary latent vectors (n x ``latent_dim``) to [0, 1]-scaled expression."""
+        latent = np.asarray(latent, dtype=np.float32)
+        if latent.ndim != 2 or latent.shape[1] != self.latent_dim:
+            raise InputError(
+                f"latent vectors must have shape (n, {self.latent_dim}), got {latent.shape}")
+        return self._decode(latent)
+
+    def sample(self, n_cells: int, *, seed: int | None = None) -> np.ndarray:
+        """Generate ``n_cells`` artificial cells by decoding draws from the prior."""
+        rng = np.random.default_rng(seed)
+        return self.decode(self._prior_sample(rng, n_cells))
+
+    def decoder_weights(self) -> np.ndarray:
+        """omega (latent_dim x genes): how each latent dimension weighs each gene.
+
+        For the networks, omega = W0 . W1 . W2, the product of the decoder's kernels (paper);
+        for PCA, the principal axes.
+        """
+        raise NotImplementedError
+
+    # -- saving -----------------------------------------------------------------------------
+    def save(self, path: str | Path, *, overwrite: bool = False) -> None:
+        """Write the bundle (a directory) atomically: a failed save leaves ``path`` untouched."""
+        pre_config, pre_arrays = self._fitted_preprocessor().get_state()
+        config = {"model": self.name, "version": __version__, "params": self.get_params(),
+                  "preprocessing": pre_config}
+        with atomic_path(path, overwrite=overwrite) as tmp:
+            tmp.mkdir()
+            (tmp / _CONFIG).write_text(json.dumps(config, indent=2))
+            np.savez(tmp / _PREPROCESSING, **pre_arrays)
+            self._save_model(tmp)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "LatentModel":
+        """Load a bundle written by :meth:`save`. ``LatentModel.load`` accepts any model type."""
+        path = Path(path)
+        config_file = path / _CONFIG
+        if not config_file.exists():
+            raise InputError(f"{path}: not a model bundle (no {_CONFIG})")
+        config = json.loads(config_file.read_text())
+        model_cls = MODELS.get(config.get("model"))
+        if model_cls is None:
+            raise InputError(f"{path}: unknown model type {config.get('model')!r}")
+        if cls is not LatentModel and model_cls is not cls:
+            raise InputError(f"{path} holds a {model_cls.__name__}, not a {cls.__name__}")
+        model = model_cls(**config["params"])
+        with np.load(path / _PREPROCESSING) as arrays:
+            model.preprocessor_ = Preprocessor.from_state(config["preprocessing"], dict(arrays))
+        model._load_model(path)
+        return model
+
+    # -- for subclasses ---------------------------------------------------------------------
+    def _fitted_preprocessor(self) -> Preprocessor:
+        if not hasattr(self, "preprocessor_"):
+            raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit() first")
+        return self.preprocessor_
+
+    def _fit_preprocessor(self, data, layer: str | None) -> np.ndarray:
+        self.preprocessor_ = Preprocessor(self.normalize, self.target_sum, self.n_top_genes)
+        return self.preprocessor_.fit_transform(as_anndata(data, layer=layer))
+
+    def _scaled(self, data, layer: str | None) -> np.ndarray:
+        return self._fitted_preprocessor().transform(as_anndata(data, layer=layer))
+
+    def _encode(self, scaled: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _decode(self, latent: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _prior_sample(self, rng: np.random.Generator, n_cells: int) -> np.ndarray:
+        return rng.standard_normal((n_cells, self.latent_dim)).astype(np.float32)
+
+    def _save_model(self, directory: Path) -> None:
+        raise NotImplementedError
+
+    def _load_model(self, directory: Path) -> None:
+        raise NotImplementedError
+
+
+class _NeuralModel(LatentModel):
+    """A :class:`~diffvae.networks.LatentAutoencoder` behind the estimator interface."""
+
+    objective: ClassVar[str]
+
+    def __init__(self, latent_dim: int = 50, hidden_dims: Sequence[int] = (512, 256), *,
+                 mmd_kernel_width: float | None = None, normalize: bool | None = None,
+                 target_sum: float | None = None, n_top_genes: int | None = None) -> None:
+        super().__init__(latent_dim, normalize=normalize, target_sum=target_sum,
+                         n_top_genes=n_top_genes)
+        self.hidden_dims = tuple(hidden_dims)
+        self.mmd_kernel_width = mmd_kernel_width
+
+    def get_params(self) -> dict[str, Any]:
+        params = super().get_params()
+        params["hidden_dims"] = list(self.hidden_dims)
+        if self.objective == "mmd":
+            params["mmd_kernel_width"] = self.mmd_kernel_width
+        return params
+
+    def fit(self, data, *, epochs: int = 100, batch_size: int = 128, learning_rate: float = 1e-3,
+            validation_split: float = 0.2, seed: int | None = 0, callbacks: list | None = None,
+            verbose: str | int = "auto", layer: str | None = None) -> "_NeuralModel":
+        """Train with Adam on a random ``1 - validation_split`` share of the cells.
+
+        ``seed`` fixes the split, the initial weights, the batch order and the sampling noise:
+        the same seed gives the same model on the same machine. ``callbacks`` are Keras callbacks
+        (``EarlyStopping``, ``CSVLogger``, ...); ``verbose`` is Keras's (progress bar by default).
+        The per-epoch losses are kept in ``history_`` (a DataFrame).
+        """
+        import keras  # deferred: importing Keras starts its backend
+
+        scaled = self._fit_preprocessor(data, layer)
+        train, valid = _split(scaled, validation_split, seed)
+        if seed is not None:
+            keras.utils.set_random_seed(seed)
+        self.network_ = self._build_network(scaled.shape[1], seed)
+        self.network_.compile(optimizer=keras.optimizers.Adam(learning_rate))
+        history = self.network_.fit(
+            train, validation_data=(valid,) if len(valid) else None, epochs=epochs,
+            batch_size=batch_size, shuffle=True, callbacks=callbacks, verbose=verbose)
+        self.history_ = pd.DataFrame(history.history).rename_axis("epoch")
+        return self
+
+    def decoder_weights(self) -> np.ndarray:
+        return self._fitted_network().decoder_weights()
+
+    def _build_network(self, n_genes: int, seed: int | None):
+        from .networks import LatentAutoencoder
+
+        return LatentAutoencoder(n_genes, self.latent_dim, self.hidden_dims, self.objective,
+                                 mmd_kernel_width=self.mmd_kernel_width, seed=seed, name=self.name)
+
+    def _fitted_network(self):
+        if not hasattr(self, "network_"):
+            raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit() first")
+        return self.network_
+
+    def _encode(self, scaled: np.ndarray) -> np.ndarray:
+        out = self._fitted_network().encoder.predict(scaled, batch_size=1024, verbose=0)
+        return out[0] if isinstance(out, list) else out
+
+    def _decode(self, latent: np.ndarray) -> np.ndarray:
+        return self._fitted_network().decoder.predict(latent, batch_size=1024, verbose=0)
+
+    def _save_model(self, directory: Path) -> None:
+        self._fitted_network().save(directory / _NETWORK)
+        if hasattr(self, "history_"):
+            self.history_.to_csv(directory / _HISTORY)
+
+    def _load_model(self, directory: Path) -> None:
+        import keras
+
+        from . import networks  # noqa: F401  registers the custom classes
+
+        self.network_ = keras.saving.load_model(directory / _NETWORK)
+        if (directory / _HISTORY).exists():
+            self.history_ = pd.read_csv(directory / _HISTORY, index_col="epoch")
+
+
+class DiffVAE(_NeuralModel):
+    """DiffVAE (Bica et al. 2020): an MMD-VAE whose mean latent code is the representation.
+
+    Loss = summed binary cross-entropy over genes + MMD(q(z) || N(0, I)) with InfoVAE's kernel
+    exp(-||x - y||^2 / width), width = ``mmd_kernel_width`` or latent_dim^2 (InfoVAE's choice).
+
+    Examples
+    --------
+    >>> model = DiffVAE(latent_dim=50).fit(adata, epochs=100, seed=0)   # doctest: +SKIP
+    >>> model.transform(adata, key_added=True)  # adata.obsm["X_diffvae"]  # doctest: +SKIP
+    """
+
+    name, default_key, objective = "diffvae", "X_diffvae", "mmd"
+
+
+class VAE(_NeuralModel):
+    """The paper's standard VAE baseline: DiffVAE's layers with a KL term instead of MMD."""
+
+    name, default_key, objective = "vae", "X_vae", "kl"
+
+
+class AE(_NeuralModel):
+    """The paper's plain autoencoder baseline: DiffVAE's layers, no noise, squared error."""
+
+    name, default_key, objective = "ae", "X_ae", "mse"
+
+
+class PCA(LatentModel):
+    """PCA of the [0, 1]-scaled expression behind the same interface as the networks.
+
+    ``fit`` accepts the networks' training arguments (epochs, batch size, ...) and ignores them,
+    so that comparisons swap one class name; ``seed`` seeds the randomised SVD solver.
+    """
+
+    name, default_key = "pca", "X_pca_diffvae"
+    _TRAINING_ARGS = {"epochs", "batch_size", "learning_rate", "validation_split", "callbacks",
+                      "verbose"}
+
+    def fit(self, data, *, seed: int | None = 0, layer: str | None = None, **training_args) -> "PCA":
+        """Fit preprocessing and ``latent_dim`` principal components."""
+        from sklearn.decomposition import PCA as SklearnPCA
+
+        unknown = set(training_args) - self._TRAINING_ARGS
+        if unknown:
+            raise TypeError(f"PCA.fit() got unexpected arguments {sorted(unknown)}")
+        scaled = self._fit_preprocessor(data, layer)
+        if min(scaled.shape) < self.latent_dim:
+            raise InputError(
+                f"PCA with {self.latent_dim} components needs at least {self.latent_dim} cells "
+                f"and genes; the data have {scaled.shape[0]} cells x {scaled.shape[1]} genes")
+        self.pca_ = SklearnPCA(n_components=self.latent_dim, random_state=seed).fit(scaled)
+        return self
+
+    def decoder_weights(self) -> np.ndarray:
+        return self._fitted_pca().components_.copy()
+
+    def _fitted_pca(self):
+        if not hasattr(self, "pca_"):
+            raise RuntimeError("this PCA is not fitted yet; call fit() first")
+        return self.pca_
+
+    def _encode(self, scaled: np.ndarray) -> np.ndarray:
+        return self._fitted_pca().transform(scaled).astype(np.float32)
+
+    def _decode(self, latent: np.ndarray) -> np.ndarray:
+        return self._fitted_pca().inverse_transform(latent).astype(np.float32)
+
+    def _prior_sample(self, rng: np.random.Generator, n_cells: int) -> np.ndarray:
+        # Scores are uncorrelated with the explained variances: a Gaussian with those variances.
+        scale = np.sqrt(self._fitted_pca().explained_variance_)
+        return (rng.standard_normal((n_cells, self.latent_dim)) * scale).astype(np.float32)
+
+    def _save_model(self, directory: Path) -> None:
+        pca = self._fitted_pca()
+        np.savez(directory / "pca.npz", components_=pca.components_, mean_=pca.mean_,
+                 explained_variance_=pca.explained_variance_)
+
+    def _load_model(self, directory: Path) -> None:
+        from sklearn.decomposition import PCA as SklearnPCA
+
+        self.pca_ = SklearnPCA(n_components=self.latent_dim)
+        with np.load(directory / "pca.npz") as arrays:
+            for key in ("components_", "mean_", "explained_variance_"):
+                setattr(self.pca_, key, arrays[key])
+        self.pca_.n_components_ = self.latent_dim
+        self.pca_.whiten = False
+
+
+MODELS: dict[str, type[LatentModel]] = {m.name: m for m in (DiffVAE, VAE, AE, PCA)}
+
+
+def get_model(name: str, **params) -> LatentModel:
+    """Create a model by name (``"diffvae"``, ``"vae"``, ``"ae"`` or ``"pca"``)."""
+    if name not in MODELS:
+        raise InputError(f"unknown model {name!r}; choose from {sorted(MODELS)}")
+    return MODELS[name](**params)
+
+
+def _split(scaled: np.ndarray, validation_split: float, seed: int | None):
+    """Random train / validation split of the cells (the paper: 80 / 20)."""
+    if not 0 <= validation_split < 1:
+        raise InputError(f"validation_split must be in [0, 1), got {validation_split}")
+    n_cells = len(scaled)
+    n_valid = int(round(n_cells * validation_split))
+    if validation_split > 0 and n_valid == 0 or n_cells - n_valid < 2:
+        raise InputError(
+            f"{n_cells} cells are too few to train with validation_split={validation_split}: "
+            "at least 2 training cells and 1 validation cell are needed")
+    order = np.random.default_rng(seed).permutation(n_cells)
+    return scaled[order[n_valid:]], scaled[order[:n_valid]]

@@ -1,0 +1,201 @@
+"""The paper's input transformation as a fitted, saveable object.
+
+Raw counts (detected, or said with ``normalize=True``) get library-size normalisation and
+``log1p``; optionally the ``n_top_genes`` most variable genes are kept (scanpy's "seurat" flavour);
+then every gene is Min-Max scaled to [0, 1] with the minimum and maximum seen at fit time, which the
+model keeps, so that new data is scaled exactly like the training data.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import anndata as ad
+import numpy as np
+import scipy.sparse as sp
+
+from .errors import InputError
+
+
+def check_expression(adata: ad.AnnData, source: str = "data") -> None:
+    """Refuse matrices the models cannot use, naming the first offending cell and gene."""
+    if adata.n_obs == 0 or adata.n_vars == 0:
+        raise InputError(f"{source}: empty matrix (shape {adata.n_obs} x {adata.n_vars})")
+    names = adata.var_names
+    if not names.is_unique:
+        dup = names[names.duplicated()].unique()[:5].tolist()
+        raise InputError(f"{source}: duplicate gene names, for example {dup}")
+    values = adata.X.data if sp.issparse(adata.X) else np.asarray(adata.X)
+    if not np.issubdtype(values.dtype, np.number):
+        raise InputError(f"{source}: matrix has non-numeric dtype {values.dtype}")
+    finite = np.isfinite(values)
+    if not finite.all():
+        cell, gene = _locate(adata, ~finite)
+        bad = values[~finite].flat[0]
+        raise InputError(f"{source}: value {bad} (not finite) at cell {cell!r}, gene {gene!r}")
+    negative = values < 0
+    if negative.any():
+        cell, gene = _locate(adata, negative)
+        raise InputError(
+            f"{source}: negative value {values[negative].flat[0]:.4g} at cell {cell!r}, gene "
+            f"{gene!r}; expected raw counts or log-normalised expression (not z-scores)"
+        )
+
+
+def _locate(adata: ad.AnnData, mask: np.ndarray) -> tuple[str, str]:
+    """Cell and gene names of the first True entry of ``mask`` (dense or sparse .data layout)."""
+    if sp.issparse(adata.X):
+        coo = adata.X.tocoo()
+        k = int(np.flatnonzero(mask)[0])
+        return adata.obs_names[coo.row[k]], adata.var_names[coo.col[k]]
+    row, col = np.argwhere(mask.reshape(adata.shape))[0]
+    return adata.obs_names[row], adata.var_names[col]
+
+
+def looks_like_counts(matrix) -> bool:
+    """True when every value is a non-negative integer and some exceed 1 (so not binary)."""
+    values = matrix.data if sp.issparse(matrix) else np.asarray(matrix)
+    return bool(values.size and values.max() > 1 and np.all(values == np.round(values)))
+
+
+class Preprocessor:
+    """Fitted transformation from expression to the models' [0, 1] input.
+
+    Parameters
+    ----------
+    normalize
+        ``True``: the data are raw counts; normalise each cell to ``target_sum`` and take
+        ``log1p``. ``False``: the data are already log-normalised. ``None`` (default): decide from
+        the data (counts are non-negative integers).
+    target_sum
+        Library size after normalisation; ``None`` uses the median library size of the training
+        cells (scanpy's default) and remembers it.
+    n_top_genes
+        Keep only this many highly variable genes (scanpy's "seurat" flavour); ``None`` keeps all.
+    """
+
+    def __init__(
+        self,
+        normalize: bool | None = None,
+        target_sum: float | None = None,
+        n_top_genes: int | None = None,
+    ) -> None:
+        self.normalize = normalize
+        self.target_sum = target_sum
+        self.n_top_genes = n_top_genes
+
+    # -- fitting ----------------------------------------------------------------------------
+    def fit(self, adata: ad.AnnData) -> "Preprocessor":
+        """Learn normalisation, gene selection and per-gene minimum and maximum from ``adata``."""
+        check_expression(adata)
+        self.normalize_ = looks_like_counts(adata.X) if self.normalize is None else bool(self.normalize)
+        if self.normalize_:
+            totals = np.asarray(adata.X.sum(axis=1)).ravel()
+            self.target_sum_ = float(self.target_sum or np.median(totals[totals > 0]))
+        else:
+            self.target_sum_ = None
+        log_x = self._log_normalise(adata.X)
+        genes = np.asarray(adata.var_names.astype(str))
+        if self.n_top_genes is not None and self.n_top_genes < len(genes):
+            keep = _highly_variable(log_x, genes, self.n_top_genes)
+            log_x, genes = log_x[:, keep], genes[keep]
+        dense = _dense(log_x)
+        self.genes_ = genes.tolist()
+        self.min_ = dense.min(axis=0)
+        self.max_ = dense.max(axis=0)
+        return self
+
+    def transform(self, adata: ad.AnnData, *, source: str = "data") -> np.ndarray:
+        """Return the scaled float32 matrix (cells x ``genes_``), genes re-ordered to the fit's.
+
+        Values outside the training range are clipped to [0, 1], the support of the Bernoulli
+        decoder.
+        """
+        self._check_fitted()
+        check_expression(adata, source)
+        matrix = align_genes(adata, self.genes_, source)
+        return self._scale(_dense(self._log_normalise(matrix)))
+
+    def fit_transform(self, adata: ad.AnnData) -> np.ndarray:
+        """Fit on ``adata`` and return its scaled matrix."""
+        return self.fit(adata).transform(adata)
+
+    def inverse_transform(self, scaled: np.ndarray) -> np.ndarray:
+        """Map [0, 1] model outputs back to log-normalised expression units."""
+        self._check_fitted()
+        return np.asarray(scaled) * self._range() + self.min_
+
+    # -- saving -----------------------------------------------------------------------------
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Return (JSON-able settings, arrays) that :meth:`from_state` turns back into it."""
+        self._check_fitted()
+        config = {
+            "normalize": self.normalize, "target_sum": self.target_sum,
+            "n_top_genes": self.n_top_genes, "normalize_": self.normalize_,
+            "target_sum_": self.target_sum_, "genes_": self.genes_,
+        }
+        return config, {"min_": self.min_, "max_": self.max_}
+
+    @classmethod
+    def from_state(cls, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> "Preprocessor":
+        """Rebuild a fitted preprocessor saved with :meth:`get_state`."""
+        pre = cls(config["normalize"], config["target_sum"], config["n_top_genes"])
+        pre.normalize_, pre.target_sum_ = config["normalize_"], config["target_sum_"]
+        pre.genes_ = list(config["genes_"])
+        pre.min_, pre.max_ = np.asarray(arrays["min_"]), np.asarray(arrays["max_"])
+        return pre
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "genes_"):
+            raise RuntimeError("this Preprocessor is not fitted yet; call fit() first")
+
+    def _range(self) -> np.ndarray:
+        span = self.max_ - self.min_
+        # A constant gene has range 0: dividing by 1 maps it to 0 instead of NaN.
+        return np.where(span > 0, span, 1.0).astype(np.float32)
+
+    def _scale(self, dense: np.ndarray) -> np.ndarray:
+        return np.clip((dense - self.min_) / self._range(), 0.0, 1.0).astype(np.float32)
+
+    def _log_normalise(self, matrix):
+        if not self.normalize_:
+            return matrix
+        totals = np.asarray(matrix.sum(axis=1)).ravel()
+        factors = np.divide(self.target_sum_, totals, out=np.zeros_like(totals, dtype=float),
+                            where=totals > 0)
+        if sp.issparse(matrix):
+            scaled = sp.diags(factors.astype(np.float32)) @ sp.csr_matrix(matrix, dtype=np.float32)
+            return scaled.log1p()
+        return np.log1p(np.asarray(matrix, dtype=np.float32) * factors[:, None].astype(np.float32))
+
+
+def align_genes(adata: ad.AnnData, genes: Sequence[str], source: str = "data"):
+    """Return ``adata``'s matrix with columns in the order of ``genes``.
+
+    Extra genes are dropped; missing genes are refused with an error that names some of them.
+    """
+    names = adata.var_names.astype(str)
+    if len(names) == len(genes) and np.array_equal(np.asarray(names), np.asarray(genes)):
+        return adata.X
+    missing = [g for g in genes if g not in set(names)]
+    if missing:
+        raise InputError(
+            f"{source}: {len(missing)} of the model's {len(genes)} genes are missing, for example "
+            f"{missing[:5]}"
+        )
+    index = names.get_indexer(list(genes))
+    return adata.X[:, index]
+
+
+def _dense(matrix) -> np.ndarray:
+    return (matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)).astype(np.float32)
+
+
+def _highly_variable(log_x, genes: np.ndarray, n_top_genes: int) -> np.ndarray:
+    import scanpy as sc  # imported lazily: slow, and only needed for gene selection
+
+    tmp = ad.AnnData(log_x, var={"gene": genes})
+    tmp.var_names = genes
+    sc.pp.highly_variable_genes(tmp, n_top_genes=n_top_genes, flavor="seurat")
+    return tmp.var["highly_variable"].to_numpy()

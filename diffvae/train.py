@@ -1,0 +1,117 @@
+"""``python -m diffvae.train``: train DiffVAE (or a baseline) and write its outputs.
+
+Writes to ``--out``: the model bundle (``<model-name>/``), the training history (``history.csv``)
+and loss curves (``loss.png``), and the latent representation (``latent.h5ad`` with
+``obsm["X_<model>"]``, and ``latent.csv``).
+
+Example::
+
+    python -m diffvae.train --dataset pbmc68k_reduced --out results/pbmc68k_reduced
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from .cli import add_data_arguments, command, load_input, save_figure, write_csv, write_h5ad
+from .errors import InputError
+from .models import MODELS, LatentModel, get_model
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m diffvae.train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_data_arguments(parser)
+    parser.add_argument("--model", choices=sorted(MODELS), default="diffvae")
+    parser.add_argument("--hidden-dims", "--hidden-dimensions", "--hidden_dimensions",
+                        dest="hidden_dims", type=int, nargs="+", default=[512, 256],
+                        metavar="H", help="encoder hidden sizes, outermost first (default 512 256)")
+    parser.add_argument("--latent-dim", "--latent-dimension", "--latent_dimension",
+                        dest="latent_dim", type=int, default=50)
+    parser.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int, default=128)
+    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--learning-rate", "--learning_rate", dest="learning_rate", type=float,
+                        default=1e-3)
+    parser.add_argument("--validation-split", type=float, default=0.2)
+    parser.add_argument("--n-top-genes", type=int,
+                        help="keep this many highly variable genes (default: all)")
+    parser.add_argument("--model-name", "--model_name", dest="model_name",
+                        help="name of the saved bundle inside --out (default: the model type)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Refuse option values that cannot work, before any data is read."""
+    positive = {"--latent-dim": args.latent_dim, "--batch-size": args.batch_size,
+                "--epochs": args.epochs, "--learning-rate": args.learning_rate}
+    positive.update({f"--hidden-dims ({h})": h for h in args.hidden_dims})
+    for name, value in positive.items():
+        if value <= 0:
+            raise InputError(f"{name} must be positive, got {value}")
+    if args.n_top_genes is not None and args.n_top_genes <= 0:
+        raise InputError(f"--n-top-genes must be positive, got {args.n_top_genes}")
+
+
+def make_model(args: argparse.Namespace) -> LatentModel:
+    """The estimator the options describe."""
+    params = {"latent_dim": args.latent_dim, "n_top_genes": args.n_top_genes}
+    if args.model != "pca":
+        params["hidden_dims"] = args.hidden_dims
+    return get_model(args.model, **params)
+
+
+def plot_history(history: pd.DataFrame):
+    """Loss curves: total loss and each term, training and validation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    terms = [c for c in history.columns if not c.startswith("val_")]
+    fig, axes = plt.subplots(1, len(terms), figsize=(4 * len(terms), 3.2), squeeze=False)
+    for ax, term in zip(axes[0], terms):
+        ax.plot(history.index + 1, history[term], label="training")
+        if f"val_{term}" in history:
+            ax.plot(history.index + 1, history[f"val_{term}"], label="validation")
+        ax.set(title=term, xlabel="epoch")
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+@command("diffvae.train")
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    check_options(args)
+    adata = load_input(args)
+    model = make_model(args)
+    model.fit(adata, epochs=args.epochs, batch_size=args.batch_size,
+              learning_rate=args.learning_rate, validation_split=args.validation_split,
+              seed=args.seed, verbose=0 if args.quiet else "auto", layer=args.layer)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    bundle = out / (args.model_name or args.model)
+    model.save(bundle, overwrite=True)
+    latent = model.transform(adata, layer=args.layer, key_added=True)
+    write_h5ad(adata, out / "latent.h5ad")
+    columns = [f"{args.model}_{i + 1}" for i in range(latent.shape[1])]
+    write_csv(pd.DataFrame(latent, index=adata.obs_names, columns=columns), out / "latent.csv")
+    written = [bundle, out / "latent.h5ad", out / "latent.csv"]
+    if hasattr(model, "history_"):
+        write_csv(model.history_, out / "history.csv")
+        save_figure(plot_history(model.history_), out / "loss.png")
+        written += [out / "history.csv", out / "loss.png"]
+        last = model.history_.iloc[-1]
+        print(f"final loss {last['loss']:.3f}"
+              + (f", validation loss {last['val_loss']:.3f}" if "val_loss" in last else ""))
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,41 @@
+"""Installs the DiffVAE and Graph-DiffVAE packages."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+here = Path(__file__).parent
+version: dict = {}
+exec((here / "diffvae" / "_version.py").read_text(), version)
+
+setup(
+    name="diffvae",
+    version=version["__version__"],
+    description=(
+        "DiffVAE and Graph-DiffVAE (Bica et al., Scientific Reports 2020): generative and graph "
+        "models of single-cell RNA-seq data in Keras 3"
+    ),
+    long_description=(here / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.11",
+    packages=find_packages(include=["diffvae", "diffvae.*", "graph_diffvae", "graph_diffvae.*"]),
+    package_data={"diffvae": ["markers/*.csv"]},
+    # Versions measured to work together (see README, "Stack").
+    install_requires=[
+        "tensorflow>=2.21,<2.22",
+        "keras>=3.15,<3.16",
+        "spektral==1.3.1",
+        "numpy>=2,<3",
+        "scipy>=1.13",
+        "scikit-learn>=1.5",
+        "pandas>=2.2",
+        "anndata>=0.11",
+        "scanpy>=1.11",
+        "rdata>=0.11",
+        "matplotlib>=3.9",
+        "tqdm>=4.66",
+    ],
+    extras_require={
+        "dev": ["pytest>=8", "jax[cpu]>=0.5"],
+    },
+)
