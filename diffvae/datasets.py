@@ -14,6 +14,7 @@ import hashlib
 import os
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,12 +200,15 @@ def paul15_from_rda(paths: dict[str, Path]) -> ad.AnnData:
     """Convert tradeSeq's ``countMatrix.rda``, ``celltype.rda`` and ``crv.rda`` to AnnData."""
     import rdata
 
-    counts = rdata.read_rda(paths["countMatrix.rda"])["countMatrix"]
+    with warnings.catch_warnings():
+        # rdata has no constructors for dgCMatrix / slingshot classes: we read their raw slots.
+        warnings.filterwarnings("ignore", message="Missing constructor for R class")
+        counts = rdata.read_rda(paths["countMatrix.rda"])["countMatrix"]
+        celltype = np.asarray(rdata.read_rda(paths["celltype.rda"])["celltype"]).astype(str)
+        crv = rdata.read_rda(paths["crv.rda"])["crv"]
     n_genes, n_cells = (int(d) for d in counts.Dim)
     matrix = sp.csc_matrix((counts.x, counts.i, counts.p), shape=(n_genes, n_cells))
     genes, cells = (np.asarray(names).astype(str) for names in counts.Dimnames)
-    celltype = np.asarray(rdata.read_rda(paths["celltype.rda"])["celltype"]).astype(str)
-    crv = rdata.read_rda(paths["crv.rda"])["crv"]
     obs = pd.DataFrame(index=pd.Index(cells, name="cell"))
     obs["celltype"] = pd.Categorical(celltype)
     cluster_names = np.asarray(crv.clusterLabels.coords["dim_1"].values).astype(str)

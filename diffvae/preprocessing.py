@@ -12,6 +12,7 @@ from typing import Any
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from .errors import InputError
@@ -193,9 +194,13 @@ def _dense(matrix) -> np.ndarray:
 
 
 def _highly_variable(log_x, genes: np.ndarray, n_top_genes: int) -> np.ndarray:
+    """Mask of the ``n_top_genes`` genes with the highest normalised dispersion (Seurat's rule)."""
     import scanpy as sc  # imported lazily: slow, and only needed for gene selection
 
-    tmp = ad.AnnData(log_x, var={"gene": genes})
-    tmp.var_names = genes
-    sc.pp.highly_variable_genes(tmp, n_top_genes=n_top_genes, flavor="seurat")
-    return tmp.var["highly_variable"].to_numpy()
+    tmp = ad.AnnData(log_x, var=pd.DataFrame(index=genes))
+    sc.pp.highly_variable_genes(tmp, flavor="seurat")
+    # Rank ourselves: scanpy's own cut-off keeps ties, so it can return more than n genes.
+    dispersion = np.nan_to_num(tmp.var["dispersions_norm"].to_numpy(), nan=-np.inf)
+    keep = np.zeros(len(genes), dtype=bool)
+    keep[np.argsort(-dispersion, kind="stable")[:n_top_genes]] = True
+    return keep

@@ -1,0 +1,99 @@
+"""The estimator interface shared by DiffVAE, VAE, AE and PCA."""
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.decomposition import PCA as SklearnPCA
+
+from diffvae import AE, PCA, VAE, DiffVAE, InputError, LatentModel, Preprocessor, get_model
+
+FAST = {"epochs": 3, "batch_size": 32, "verbose": 0}
+SMALL = {"latent_dim": 4, "hidden_dims": (16, 8)}
+
+
+@pytest.mark.parametrize("cls", [DiffVAE, VAE, AE])
+def test_fit_transform_shapes_and_history(cls, counts_adata):
+    model = cls(**SMALL)
+    latent = model.fit_transform(counts_adata, key_added=True, **FAST)
+    assert latent.shape == (120, 4)
+    np.testing.assert_array_equal(counts_adata.obsm[cls.default_key], latent)
+    assert (latent >= 0).all()  # mu = ReLU(W x + b), as the paper writes it
+    assert len(model.history_) == 3 and {"loss", "val_loss", "reconstruction"} <= set(model.history_)
+    recon = model.reconstruct(counts_adata)
+    assert recon.shape == (120, 40) and ((recon >= 0) & (recon <= 1)).all()
+    assert model.sample(7, seed=0).shape == (7, 40)
+    np.testing.assert_array_equal(model.sample(3, seed=1), model.sample(3, seed=1))
+    assert model.decoder_weights().shape == (4, 40)
+
+
+def test_save_load_gives_identical_latent(counts_adata, tmp_path):
+    model = DiffVAE(**SMALL, n_top_genes=30).fit(counts_adata, **FAST)
+    model.save(tmp_path / "bundle")
+    again = LatentModel.load(tmp_path / "bundle")
+    assert isinstance(again, DiffVAE) and again.get_params() == model.get_params()
+    np.testing.assert_array_equal(again.transform(counts_adata), model.transform(counts_adata))
+    np.testing.assert_array_equal(again.decoder_weights(), model.decoder_weights())
+    assert again.genes_ == model.genes_ and len(again.genes_) == 30
+    pd.testing.assert_frame_equal(again.history_, model.history_, check_dtype=False)
+    with pytest.raises(FileExistsError):
+        model.save(tmp_path / "bundle")
+    model.save(tmp_path / "bundle", overwrite=True)
+    with pytest.raises(InputError, match="holds a DiffVAE, not a VAE"):
+        VAE.load(tmp_path / "bundle")
+    with pytest.raises(InputError, match="not a model bundle"):
+        DiffVAE.load(tmp_path)
+
+
+def test_same_seed_is_bit_identical_other_seed_is_not(counts_adata):
+    a = DiffVAE(**SMALL).fit(counts_adata, seed=5, **FAST).transform(counts_adata)
+    b = DiffVAE(**SMALL).fit(counts_adata, seed=5, **FAST).transform(counts_adata)
+    c = DiffVAE(**SMALL).fit(counts_adata, seed=6, **FAST).transform(counts_adata)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_genes_in_another_order_and_missing_genes(counts_adata):
+    model = AE(**SMALL).fit(counts_adata, **FAST)
+    shuffled = counts_adata[:, counts_adata.var_names[::-1]].copy()
+    np.testing.assert_allclose(model.transform(shuffled), model.transform(counts_adata), rtol=1e-6)
+    with pytest.raises(InputError, match=r"3 of the model's 40 genes are missing.*gene_0"):
+        model.transform(counts_adata[:, 3:].copy())
+
+
+def test_dataframe_array_and_sparse_inputs_agree(counts_adata):
+    dense = counts_adata.X.toarray()
+    model = AE(**SMALL).fit(dense, **FAST)  # unnamed genes are called gene_0, gene_1, ...
+    expected = model.transform(dense)
+    np.testing.assert_allclose(model.transform(counts_adata.X), expected, rtol=1e-6)
+    frame = pd.DataFrame(dense, columns=[f"gene_{i}" for i in range(40)])
+    np.testing.assert_allclose(model.transform(frame), expected, rtol=1e-6)
+    with pytest.raises(InputError, match="missing"):
+        model.transform(frame.rename(columns={"gene_0": "Actb"}))
+
+
+def test_pca_matches_scikit_learn_and_round_trips(counts_adata, tmp_path):
+    model = get_model("pca", latent_dim=5).fit(counts_adata, seed=0, epochs=100, batch_size=7)
+    scaled = Preprocessor().fit_transform(counts_adata)
+    reference = SklearnPCA(5, random_state=0).fit(scaled)
+    latent = model.transform(counts_adata)
+    np.testing.assert_allclose(np.abs(latent), np.abs(reference.transform(scaled)), rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(np.abs(model.decoder_weights()), np.abs(reference.components_), atol=1e-5)
+    np.testing.assert_allclose(model.decode(latent), reference.inverse_transform(reference.transform(scaled)),
+                               atol=1e-4)
+    model.save(tmp_path / "pca")
+    np.testing.assert_array_equal(PCA.load(tmp_path / "pca").transform(counts_adata), latent)
+    with pytest.raises(TypeError, match="unexpected arguments"):
+        PCA(5).fit(counts_adata, epoch=3)
+    with pytest.raises(InputError, match="needs at least 50 cells"):
+        PCA(50).fit(counts_adata[:20].copy())
+
+
+def test_unfitted_and_bad_arguments(counts_adata):
+    with pytest.raises(RuntimeError, match="not fitted"):
+        DiffVAE().transform(counts_adata)
+    with pytest.raises(InputError, match="unknown model 'umap'"):
+        get_model("umap")
+    with pytest.raises(InputError, match="too few to train"):
+        DiffVAE(**SMALL).fit(counts_adata[:2].copy(), **FAST)
+    model = AE(**SMALL).fit(counts_adata, **FAST)
+    with pytest.raises(InputError, match=r"shape \(n, 4\)"):
+        model.decode(np.zeros((3, 5)))
