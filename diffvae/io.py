@@ -192,5 +192,12 @@ def _read_table(path: Path, sep: str | None) -> ad.AnnData:
             f"column {col + 1 + has_index} ({table.columns[col]})"
         )
     obs = pd.DataFrame(index=table.index.astype(str))
-    var = pd.DataFrame(index=table.columns.astype(str)) if has_header else _default_var(table.shape[1])
+    if has_header:
+        # pandas renames repeated column names ("a", "a.1"); keep the file's own names so that
+        # duplicate genes are refused instead of silently renamed.
+        names = first[1:] if has_index and len(first) == len(second) else first
+        columns = names if len(names) == table.shape[1] else table.columns
+        var = pd.DataFrame(index=pd.Index(columns).astype(str))
+    else:
+        var = _default_var(table.shape[1])
     return ad.AnnData(numeric.to_numpy(dtype=np.float32), obs=obs, var=var)

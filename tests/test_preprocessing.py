@@ -101,7 +101,6 @@ def test_bad_values_are_named(value, message):
         check_expression(make(sp.csr_matrix(x)))
 
 
-@pytest.mark.filterwarnings("ignore:Variable names are not unique")
 def test_empty_and_duplicate_genes_are_refused():
     with pytest.raises(InputError, match="empty matrix"):
         check_expression(make(np.zeros((0, 3))))
