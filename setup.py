@@ -34,6 +34,7 @@ setup(
         "rdata>=0.11",
         "matplotlib>=3.9",
         "tqdm>=4.66",
+        "openTSNE>=1.0",
     ],
     extras_require={
         "dev": ["pytest>=8", "jax[cpu]>=0.5"],

@@ -52,6 +52,8 @@ class DatasetInfo:
     licence: str
     label_key: str
     files: tuple[RemoteFile, ...] = field(default=())
+    #: the shipped marker set (see diffvae.analysis.markers) that fits the dataset
+    markers: str | None = None
 
 
 REGISTRY: dict[str, DatasetInfo] = {
@@ -61,7 +63,8 @@ REGISTRY: dict[str, DatasetInfo] = {
             "pbmc68k_reduced",
             "700 human PBMCs x 765 genes, log-normalised (10x Genomics, Zheng et al. 2017)",
             "shipped inside the scanpy package (scanpy.datasets.pbmc68k_reduced)",
-            "scanpy: BSD-3-Clause; data: 10x Genomics, CC BY 4.0", "bulk_labels"),
+            "scanpy: BSD-3-Clause; data: 10x Genomics, CC BY 4.0", "bulk_labels",
+            markers="human_blood"),
         DatasetInfo(
             "paul15_tradeseq",
             "2660 mouse myeloid progenitors x 240 genes, raw UMI counts, 7 types, slingshot "
@@ -72,7 +75,8 @@ REGISTRY: dict[str, DatasetInfo] = {
              RemoteFile("celltype.rda", _TRADESEQ + "celltype.rda",
                         "caddbfd93b3012af784ae54773c373ff64adf735949f8236187ea6ae71761db9"),
              RemoteFile("crv.rda", _TRADESEQ + "crv.rda",
-                        "85a96575d06247f5c22d2622a05cb75e241f7c014e93d2c6c15593cecdc14099"))),
+                        "85a96575d06247f5c22d2622a05cb75e241f7c014e93d2c6c15593cecdc14099")),
+            markers="mouse_myeloid"),
         DatasetInfo(
             "zebrafish",
             "1422 zebrafish blood cells x 1845 most variable genes, log-normalised, 5 types "
@@ -82,7 +86,8 @@ REGISTRY: dict[str, DatasetInfo] = {
              RemoteFile("Annotation_File.csv", _DIFFVAE + "Annotation_File.csv",
                         "8fe741ce6c63eda6f761e11b0ee28d903db5f8aa122fffa320135e5e73ad8a66"),
              RemoteFile("CV_genes.csv", _DIFFVAE + "CV_genes.csv",
-                        "14600aca2b6a14f7a0638c8e654b7ac2cc6d8fe0b91bfdaa58547e950ac72484"))),
+                        "14600aca2b6a14f7a0638c8e654b7ac2cc6d8fe0b91bfdaa58547e950ac72484")),
+            markers="zebrafish_blood"),
         DatasetInfo(
             "synthetic",
             "SYNTHETIC branching differentiation: progenitors -> n_branches mature types, "
@@ -165,7 +170,9 @@ def _info(name: str) -> DatasetInfo:
 
 
 def _tag(adata: ad.AnnData, name: str) -> ad.AnnData:
-    adata.uns["diffvae_dataset"] = {"name": name, "label_key": REGISTRY[name].label_key}
+    info = REGISTRY[name]
+    adata.uns["diffvae_dataset"] = {"name": name, "label_key": info.label_key,
+                                    "markers": info.markers or ""}
     return adata
 
 

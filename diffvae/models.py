@@ -87,6 +87,10 @@ class LatentModel:
         return self.fit(data, layer=layer, **fit_kwargs).transform(
             data, layer=layer, key_added=key_added)
 
+    def preprocess(self, data, *, layer: str | None = None) -> np.ndarray:
+        """The model's input for ``data``: expression after the fitted preprocessing, in [0, 1]."""
+        return self._scaled(data, layer)
+
     def reconstruct(self, data, *, layer: str | None = None) -> np.ndarray:
         """Decode each cell's representation: expression in the model's [0, 1] scale."""
         return self.decode(self.transform(data, layer=layer))

@@ -1,0 +1,38 @@
+"""2-D t-SNE of a latent representation (openTSNE by default, scikit-learn as an option)."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..errors import InputError
+
+METHODS = ("opentsne", "sklearn")
+
+
+def tsne(latent: np.ndarray, *, perplexity: float = 30.0, seed: int | None = 0,
+         method: str = "opentsne", n_jobs: int = 1) -> np.ndarray:
+    """Embed ``latent`` (cells x dims) in 2-D with t-SNE; PCA initialisation in both methods.
+
+    ``seed`` makes the embedding repeatable. A perplexity too large for the number of cells is
+    lowered to (n_cells - 1) / 3 with a warning.
+    """
+    latent = np.asarray(latent, dtype=np.float64)
+    if latent.ndim != 2 or len(latent) < 4:
+        raise InputError(f"t-SNE needs a 2-D matrix with at least 4 cells, got shape {latent.shape}")
+    if method not in METHODS:
+        raise InputError(f"unknown t-SNE method {method!r}; choose from {METHODS}")
+    limit = (len(latent) - 1) / 3
+    if perplexity > limit:
+        warnings.warn(f"perplexity {perplexity} is too large for {len(latent)} cells; using {limit:.1f}")
+        perplexity = limit
+    if method == "opentsne":
+        from openTSNE import TSNE
+
+        embedding = TSNE(perplexity=perplexity, initialization="pca", random_state=seed,
+                         n_jobs=n_jobs, verbose=False).fit(latent)
+        return np.asarray(embedding, dtype=np.float32)
+    from sklearn.manifold import TSNE
+
+    return TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto",
+                random_state=seed).fit_transform(latent).astype(np.float32)

@@ -1,0 +1,91 @@
+"""Mapping clusters to cell types from marker genes (the paper's last identification step).
+
+Shipped marker sets: ``zebrafish_blood`` (the paper's), ``mouse_myeloid`` (well-known markers
+present among paul15_tradeseq's 240 genes) and ``human_blood`` (present in pbmc68k_reduced).
+Users pass their own as a dict (cell type -> genes) or a CSV with columns ``cell_type,gene``.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+
+MARKER_SETS = ("zebrafish_blood", "mouse_myeloid", "human_blood")
+UNKNOWN = "unknown"
+
+
+def load_markers(source: str | os.PathLike | Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """Marker genes by cell type, from a shipped set's name, a CSV file or a dict."""
+    if isinstance(source, Mapping):
+        return {str(k): [str(g) for g in v] for k, v in source.items()}
+    if str(source) in MARKER_SETS:
+        with resources.files("diffvae").joinpath(f"markers/{source}.csv").open() as handle:
+            table = pd.read_csv(handle)
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise InputError(f"markers: {source} is neither a file nor one of {MARKER_SETS}")
+        table = pd.read_csv(path)
+        if not {"cell_type", "gene"} <= set(table.columns):
+            raise InputError(f"{path}: a marker CSV needs columns cell_type and gene, has {list(table.columns)}")
+    return {t: group["gene"].astype(str).tolist() for t, group in table.groupby("cell_type", sort=False)}
+
+
+def score_clusters(expression: np.ndarray, genes: Sequence[str], clusters: Sequence,
+                   markers: Mapping[str, Sequence[str]],
+                   high_weight: Mapping | None = None) -> pd.DataFrame:
+    """Score every (cluster, cell type) pair.
+
+    ``expression`` is cells x genes in [0, 1] (the models' scaled input). Columns of the result:
+    cluster, cell_type, markers_found (how many of the type's markers are among ``genes``),
+    expression_score (mean over those markers of the cluster's mean scaled expression minus the
+    mean of all other cells: positive when the markers are higher in the cluster), and
+    weight_overlap (share of the found markers among the cluster's high-weight genes, when
+    ``high_weight`` maps cluster -> genes).
+    """
+    expression = np.asarray(expression)
+    clusters = np.asarray(clusters)
+    index = {g: i for i, g in enumerate(genes)}
+    rows = []
+    for cell_type, type_markers in markers.items():
+        found = [g for g in type_markers if g in index]
+        columns = [index[g] for g in found]
+        for cluster in np.unique(clusters):
+            inside = clusters == cluster
+            if columns and inside.any() and (~inside).any():
+                contrast = expression[inside][:, columns].mean(0) - expression[~inside][:, columns].mean(0)
+                score = float(contrast.mean())
+            else:
+                score = np.nan
+            listed = set(high_weight.get(cluster, ())) if high_weight is not None else set()
+            share = len(listed & set(found)) / len(found) if found and high_weight is not None else np.nan
+            rows.append((cluster, cell_type, len(found), score, share))
+    return pd.DataFrame(rows, columns=["cluster", "cell_type", "markers_found", "expression_score",
+                                       "weight_overlap"])
+
+
+def map_clusters(scores: pd.DataFrame, *, min_score: float = 0.05) -> pd.DataFrame:
+    """Assign each cluster the cell type with the highest expression score, or ``"unknown"``.
+
+    A cluster is "unknown" when no type's markers are higher in it than elsewhere by at least
+    ``min_score`` (on the [0, 1] scale). Returns one row per cluster with the chosen type, its
+    scores, and the runner-up type and score (how clear the call is).
+    """
+    rows = []
+    for cluster, group in scores.dropna(subset=["expression_score"]).groupby("cluster", sort=True):
+        ranked = group.sort_values("expression_score", ascending=False)
+        best = ranked.iloc[0]
+        second = ranked.iloc[1] if len(ranked) > 1 else None
+        call = best["cell_type"] if best["expression_score"] >= min_score else UNKNOWN
+        rows.append({"cluster": cluster, "cell_type": call, "best_type": best["cell_type"],
+                     "expression_score": best["expression_score"],
+                     "weight_overlap": best["weight_overlap"],
+                     "runner_up": None if second is None else second["cell_type"],
+                     "runner_up_score": np.nan if second is None else second["expression_score"]})
+    return pd.DataFrame(rows)

@@ -1,0 +1,115 @@
+"""Figures of the identification pipeline (paper Fig. 1b-e), as matplotlib figures."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def _scatter_by(ax, embedding: np.ndarray, groups: Sequence, title: str) -> None:
+    groups = np.asarray(groups).astype(str)
+    names = sorted(set(groups.tolist()))
+    cmap = plt.get_cmap("tab20" if len(names) > 10 else "tab10")
+    for i, name in enumerate(names):
+        inside = groups == name
+        ax.scatter(embedding[inside, 0], embedding[inside, 1], s=4, color=cmap(i % cmap.N),
+                   label=f"{name} ({inside.sum()})", rasterized=True)
+    ax.set(title=title, xlabel="t-SNE 1", ylabel="t-SNE 2", xticks=[], yticks=[])
+    ax.legend(markerscale=3, fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
+
+
+def tsne_panels(embedding: np.ndarray, clusters: Sequence, labels: Sequence | None = None,
+                cluster_names: Mapping | None = None):
+    """t-SNE coloured by cluster (named by ``cluster_names``) and, if given, by reference label."""
+    n = 1 if labels is None else 2
+    fig, axes = plt.subplots(1, n, figsize=(6.5 * n, 4.8), squeeze=False)
+    named = [f"{c}: {cluster_names[c]}" if cluster_names else str(c) for c in np.asarray(clusters).tolist()]
+    _scatter_by(axes[0, 0], embedding, named, "clusters")
+    if labels is not None:
+        _scatter_by(axes[0, 1], embedding, labels, "reference labels")
+    fig.tight_layout()
+    return fig
+
+
+def dimension_heatmap(scores: pd.DataFrame, top_dims: Mapping, *, relative: bool = False):
+    """Clusters x latent dimensions: share of each dimension's extreme cells in each cluster;
+    the cluster's top dimensions are outlined."""
+    fig, ax = plt.subplots(figsize=(max(6, 0.16 * scores.shape[1] + 2), 0.45 * len(scores) + 1.6))
+    image = ax.imshow(scores.to_numpy(), aspect="auto", cmap="viridis")
+    for row, cluster in enumerate(scores.index):
+        for dim in top_dims.get(cluster, []):
+            col = scores.columns.get_loc(dim)
+            ax.add_patch(plt.Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, color="red", lw=1))
+    ax.set_yticks(range(len(scores)), [str(c) for c in scores.index])
+    step = max(1, scores.shape[1] // 25)
+    ax.set_xticks(range(0, scores.shape[1], step), [str(c) for c in scores.columns[::step]])
+    ax.set(xlabel="latent dimension", ylabel="cluster",
+           title="extreme cells of each dimension in each cluster (red: top dimensions)")
+    fig.colorbar(image, ax=ax, label="enrichment over chance" if relative else "% of D_k in cluster")
+    fig.tight_layout()
+    return fig
+
+
+def cluster_genes_plot(genes: pd.DataFrame, n_genes: int = 8):
+    """Per cluster, its most often listed high-weight genes (bar = number of top dimensions)."""
+    clusters = list(dict.fromkeys(genes["cluster"]))
+    cols = min(4, len(clusters))
+    rows = int(np.ceil(len(clusters) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.6 * rows), squeeze=False)
+    for ax, cluster in zip(axes.flat, clusters):
+        top = genes[genes["cluster"] == cluster].head(n_genes)[::-1]
+        ax.barh(top["gene"], top["n_dimensions"], color="tab:blue")
+        ax.set(title=f"cluster {cluster}", xlabel="top dimensions listing it")
+        ax.tick_params(axis="y", labelsize=7)
+    for ax in list(axes.flat)[len(clusters):]:
+        ax.axis("off")
+    fig.suptitle("high-weight genes per cluster")
+    fig.tight_layout()
+    return fig
+
+
+def marker_dotplot(expression: np.ndarray, genes: Sequence[str], clusters: Sequence,
+                   markers: Mapping[str, Sequence[str]], cluster_names: Mapping | None = None):
+    """Dot plot: for each cluster and marker gene, the fraction of cells above the gene's
+    minimum (dot size) and the mean scaled expression (colour), as ``sc.pl.dotplot``."""
+    index = {g: i for i, g in enumerate(genes)}
+    columns = [(t, g) for t, gs in markers.items() for g in gs if g in index]
+    clusters = np.asarray(clusters)
+    ids = np.unique(clusters)
+    fig, ax = plt.subplots(figsize=(0.42 * len(columns) + 3, 0.42 * len(ids) + 2))
+    for row, cluster in enumerate(ids):
+        values = expression[clusters == cluster][:, [index[g] for _, g in columns]]
+        ax.scatter(np.arange(len(columns)), np.full(len(columns), row),
+                   s=300 * (values > 0).mean(0), c=values.mean(0), cmap="Reds", vmin=0, vmax=1,
+                   edgecolors="grey", linewidths=0.3)
+    ax.set_xticks(range(len(columns)), [f"{g}" for _, g in columns], rotation=90, fontsize=8)
+    labels = [f"{c}: {cluster_names[c]}" if cluster_names else str(c) for c in ids]
+    ax.set_yticks(range(len(ids)), labels, fontsize=8)
+    for i, (cell_type, _) in enumerate(columns):
+        if i == 0 or columns[i - 1][0] != cell_type:
+            ax.annotate(cell_type, (i, len(ids) - 0.4), fontsize=7, rotation=30, annotation_clip=False)
+    ax.set(xlim=(-0.7, len(columns) - 0.3), ylim=(-0.7, len(ids) + 0.6),
+           title="marker genes per cluster (size: fraction expressing; colour: mean scaled)")
+    fig.tight_layout()
+    return fig
+
+
+def confusion_plot(table: pd.DataFrame, row_names: Mapping | None = None):
+    """Clusters (rows) against reference labels (columns), coloured by share of the row."""
+    share = table.div(table.sum(axis=1), axis=0)
+    fig, ax = plt.subplots(figsize=(0.7 * table.shape[1] + 3, 0.45 * table.shape[0] + 2))
+    ax.imshow(share.to_numpy(), cmap="Blues", vmin=0, vmax=1, aspect="auto")
+    for (i, j), count in np.ndenumerate(table.to_numpy()):
+        ax.text(j, i, str(count), ha="center", va="center", fontsize=7,
+                color="white" if share.iat[i, j] > 0.6 else "black")
+    rows = [f"{c}: {row_names[c]}" if row_names else str(c) for c in table.index]
+    ax.set_yticks(range(len(rows)), rows, fontsize=8)
+    ax.set_xticks(range(table.shape[1]), table.columns, rotation=45, ha="right", fontsize=8)
+    ax.set(xlabel="reference label", ylabel="cluster", title="clusters against reference labels")
+    fig.tight_layout()
+    return fig
