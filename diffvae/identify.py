@@ -152,14 +152,14 @@ def report(result: Identification, title: str, figures: list[str]) -> str:
         common = genes.loc[(genes["cluster"] == cluster) & genes["common"], "gene"].tolist()
         row = mapping.loc[cluster] if cluster in mapping.index else None
         call = "-" if row is None else row["cell_type"]
-        score = "-" if row is None else f"{row['expression_score']:.3f}"
+        score = "-" if row is None else f"{row['score']:.2f}"
         runner = "-" if row is None or row["runner_up"] is None else (
-            f"{row['runner_up']} ({row['runner_up_score']:.3f})")
+            f"{row['runner_up']} ({row['runner_up_score']:.2f})")
         lines.append(f"| {cluster} | {np.sum(result.clusters == cluster)} | {call} | {score} | "
                      f"{runner} | {', '.join(map(str, dims[:5]))} | {', '.join(common[:6]) or '-'} |")
-    lines += ["", "Marker score: mean scaled expression of the type's markers in the cluster minus "
-              "in all other cells (a cluster is 'unknown' below "
-              f"{s['min_score']}).", ""]
+    lines += ["", "Marker score: the mean over the type's marker genes of the cluster's mean "
+              "expression, each marker rescaled to [0, 1] across clusters (1: every marker peaks "
+              f"in this cluster); a cluster scoring below {s['min_score']} is 'unknown'.", ""]
     lines += [f"## {FIGURES[f][0].upper() + FIGURES[f][1:]}\n\n![{f}]({f})\n"
               for f in figures if f != "tsne.png"]
     return "\n".join(lines) + "\n"
@@ -170,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     adata = load_input(args)
     key, labels = _labels(adata, args.label_key)
+    if args.clusterer == "kmeans" and args.n_clusters is None and labels is None:
+        raise InputError("k-means needs --n-clusters when the data have no reference labels")
     markers = args.markers or adata.uns.get("diffvae_dataset", {}).get("markers") or None
     if args.model is not None:
         model = LatentModel.load(args.model)

@@ -44,48 +44,50 @@ def score_clusters(expression: np.ndarray, genes: Sequence[str], clusters: Seque
 
     ``expression`` is cells x genes in [0, 1] (the models' scaled input). Columns of the result:
     cluster, cell_type, markers_found (how many of the type's markers are among ``genes``),
-    expression_score (mean over those markers of the cluster's mean scaled expression minus the
-    mean of all other cells: positive when the markers are higher in the cluster), and
-    weight_overlap (share of the found markers among the cluster's high-weight genes, when
-    ``high_weight`` maps cluster -> genes).
+    mean_expression (mean scaled expression of those markers in the cluster), score (the same
+    with every marker's cluster means rescaled to [0, 1] across clusters, as a dot plot's
+    ``standard_scale="var"``: 1 when each marker peaks in this cluster; so that a highly
+    expressed marker does not outweigh a specific one), and weight_overlap (share of the found
+    markers among the cluster's high-weight genes, when ``high_weight`` maps cluster -> genes).
     """
     expression = np.asarray(expression)
     clusters = np.asarray(clusters)
+    ids = np.unique(clusters)
+    means = np.stack([expression[clusters == c].mean(axis=0) for c in ids])
+    span = np.ptp(means, axis=0)
+    rescaled = np.divide(means - means.min(axis=0), span, out=np.zeros_like(means), where=span > 0)
     index = {g: i for i, g in enumerate(genes)}
     rows = []
     for cell_type, type_markers in markers.items():
         found = [g for g in type_markers if g in index]
         columns = [index[g] for g in found]
-        for cluster in np.unique(clusters):
-            inside = clusters == cluster
-            if columns and inside.any() and (~inside).any():
-                contrast = expression[inside][:, columns].mean(0) - expression[~inside][:, columns].mean(0)
-                score = float(contrast.mean())
-            else:
-                score = np.nan
-            listed = set(high_weight.get(cluster, ())) if high_weight is not None else set()
-            share = len(listed & set(found)) / len(found) if found and high_weight is not None else np.nan
-            rows.append((cluster, cell_type, len(found), score, share))
-    return pd.DataFrame(rows, columns=["cluster", "cell_type", "markers_found", "expression_score",
-                                       "weight_overlap"])
+        for row, cluster in enumerate(ids):
+            mean = float(means[row, columns].mean()) if found else np.nan
+            score = float(rescaled[row, columns].mean()) if found else np.nan
+            share = np.nan
+            if found and high_weight is not None:
+                share = len(set(high_weight.get(cluster, ())) & set(found)) / len(found)
+            rows.append((cluster, cell_type, len(found), mean, score, share))
+    return pd.DataFrame(rows, columns=["cluster", "cell_type", "markers_found", "mean_expression",
+                                       "score", "weight_overlap"])
 
 
-def map_clusters(scores: pd.DataFrame, *, min_score: float = 0.05) -> pd.DataFrame:
-    """Assign each cluster the cell type with the highest expression score, or ``"unknown"``.
+def map_clusters(scores: pd.DataFrame, *, min_score: float = 0.5) -> pd.DataFrame:
+    """Assign each cluster the cell type with the highest score, or ``"unknown"``.
 
-    A cluster is "unknown" when no type's markers are higher in it than elsewhere by at least
-    ``min_score`` (on the [0, 1] scale). Returns one row per cluster with the chosen type, its
-    scores, and the runner-up type and score (how clear the call is).
+    A cluster is "unknown" when no type scores at least ``min_score`` (its markers are, on
+    average, not in the upper half of their range across clusters). Returns one row per cluster
+    with the chosen type, its scores, and the runner-up type and score (how clear the call is).
     """
     rows = []
-    for cluster, group in scores.dropna(subset=["expression_score"]).groupby("cluster", sort=True):
-        ranked = group.sort_values("expression_score", ascending=False)
+    for cluster, group in scores.dropna(subset=["score"]).groupby("cluster", sort=True):
+        ranked = group.sort_values("score", ascending=False, kind="stable")
         best = ranked.iloc[0]
         second = ranked.iloc[1] if len(ranked) > 1 else None
-        call = best["cell_type"] if best["expression_score"] >= min_score else UNKNOWN
+        call = best["cell_type"] if best["score"] >= min_score else UNKNOWN
         rows.append({"cluster": cluster, "cell_type": call, "best_type": best["cell_type"],
-                     "expression_score": best["expression_score"],
+                     "score": best["score"], "mean_expression": best["mean_expression"],
                      "weight_overlap": best["weight_overlap"],
                      "runner_up": None if second is None else second["cell_type"],
-                     "runner_up_score": np.nan if second is None else second["expression_score"]})
+                     "runner_up_score": np.nan if second is None else second["score"]})
     return pd.DataFrame(rows)

@@ -58,7 +58,7 @@ def identify_cell_types(
     min_samples: int = 5, cluster_on: str = "tsne",
     markers: str | Mapping[str, Sequence[str]] | None = None, n_dims: int = 10, n_genes: int = 3,
     relative: bool = False, perplexity: float = 30.0, tsne_method: str = "opentsne",
-    seed: int | None = 0, layer: str | None = None, min_score: float = 0.05,
+    seed: int | None = 0, layer: str | None = None, min_score: float = 0.5,
 ) -> Identification:
     """Run the paper's pipeline with a fitted ``model`` (DiffVAE or any :class:`~diffvae.LatentModel`).
 
