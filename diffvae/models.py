@@ -236,11 +236,12 @@ class _NeuralModel(LatentModel):
         return self.network_
 
     def _encode(self, scaled: np.ndarray) -> np.ndarray:
-        out = self._fitted_network().encoder.predict(scaled, batch_size=1024, verbose=0)
-        return out[0] if isinstance(out, list) else out
+        network = self._fitted_network()
+        return _batched(lambda x: network.encoder(x, training=False), scaled)
 
     def _decode(self, latent: np.ndarray) -> np.ndarray:
-        return self._fitted_network().decoder.predict(latent, batch_size=1024, verbose=0)
+        decoder = self._fitted_network().decoder
+        return _batched(lambda z: decoder(z, training=False), latent)
 
     def _save_model(self, directory: Path) -> None:
         self._fitted_network().save(directory / _NETWORK)
@@ -353,6 +354,21 @@ def get_model(name: str, **params) -> LatentModel:
     if name not in MODELS:
         raise InputError(f"unknown model {name!r}; choose from {sorted(MODELS)}")
     return MODELS[name](**params)
+
+
+def _batched(function, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    """Apply a Keras model to ``x`` in batches, returning numpy (the first output if several).
+
+    Calling the model directly avoids ``predict``'s per-model tracing, which dominates on small
+    inputs.
+    """
+    from keras import ops
+
+    parts = []
+    for start in range(0, len(x), batch_size):
+        out = function(x[start:start + batch_size])
+        parts.append(ops.convert_to_numpy(out[0] if isinstance(out, (list, tuple)) else out))
+    return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
 
 
 def _split(scaled: np.ndarray, validation_split: float, seed: int | None):

@@ -93,8 +93,9 @@ def marker_dotplot(expression: np.ndarray, genes: Sequence[str], clusters: Seque
     for i, (cell_type, _) in enumerate(columns):
         if i == 0 or columns[i - 1][0] != cell_type:
             ax.annotate(cell_type, (i, len(ids) - 0.4), fontsize=7, rotation=30, annotation_clip=False)
-    ax.set(xlim=(-0.7, len(columns) - 0.3), ylim=(-0.7, len(ids) + 0.6),
-           title="marker genes per cluster (size: fraction expressing; colour: mean scaled)")
+    ax.set(xlim=(-0.7, len(columns) - 0.3), ylim=(-0.7, len(ids) + 0.6))
+    ax.set_title("marker genes per cluster (size: fraction expressing; colour: mean scaled)",
+                 pad=40)
     fig.tight_layout()
     return fig
 
