@@ -77,3 +77,19 @@ def save_figure(fig, path: Path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=150, bbox_inches="tight", format="png")
     plt.close(fig)
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A DataFrame (with its index as the first column) as a Markdown table."""
+    index_name = " / ".join(str(n) for n in frame.index.names if n is not None) or " "
+    header = [index_name] + [str(c) for c in frame.columns]
+    rows = [[", ".join(map(str, i)) if isinstance(i, tuple) else str(i)] + [_cell(v) for v in row]
+            for i, row in zip(frame.index, frame.to_numpy())]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)

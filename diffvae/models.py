@@ -15,6 +15,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
+from ._batching import apply_in_batches
 from ._files import atomic_path
 from ._version import __version__
 from .errors import InputError
@@ -236,12 +237,10 @@ class _NeuralModel(LatentModel):
         return self.network_
 
     def _encode(self, scaled: np.ndarray) -> np.ndarray:
-        network = self._fitted_network()
-        return _batched(lambda x: network.encoder(x, training=False), scaled)
+        return apply_in_batches(self._fitted_network().encoder, scaled)
 
     def _decode(self, latent: np.ndarray) -> np.ndarray:
-        decoder = self._fitted_network().decoder
-        return _batched(lambda z: decoder(z, training=False), latent)
+        return apply_in_batches(self._fitted_network().decoder, latent)
 
     def _save_model(self, directory: Path) -> None:
         self._fitted_network().save(directory / _NETWORK)
@@ -354,21 +353,6 @@ def get_model(name: str, **params) -> LatentModel:
     if name not in MODELS:
         raise InputError(f"unknown model {name!r}; choose from {sorted(MODELS)}")
     return MODELS[name](**params)
-
-
-def _batched(function, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-    """Apply a Keras model to ``x`` in batches, returning numpy (the first output if several).
-
-    Calling the model directly avoids ``predict``'s per-model tracing, which dominates on small
-    inputs.
-    """
-    from keras import ops
-
-    parts = []
-    for start in range(0, len(x), batch_size):
-        out = function(x[start:start + batch_size])
-        parts.append(ops.convert_to_numpy(out[0] if isinstance(out, (list, tuple)) else out))
-    return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
 
 
 def _split(scaled: np.ndarray, validation_split: float, seed: int | None):

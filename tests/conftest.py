@@ -32,6 +32,17 @@ def paul15(data_dir):
         return datasets.paul15_tradeseq(data_dir=data_dir, download=False)
 
 
+@pytest.fixture(scope="session")
+def paul15_model(paul15, tmp_path_factory):
+    """DiffVAE trained with the paper's defaults on the real paul15 data, saved as a bundle."""
+    from diffvae import DiffVAE
+
+    model = DiffVAE(latent_dim=50).fit(paul15, epochs=100, seed=0, verbose=0)
+    path = tmp_path_factory.mktemp("models") / "paul15"
+    model.save(path)
+    return model, path
+
+
 @pytest.fixture
 def counts_adata():
     """SYNTHETIC small count matrix (120 cells x 40 genes) for fast unit tests."""

@@ -6,20 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from diffvae import DiffVAE, identify
+from diffvae import identify
 from diffvae.analysis import majority_mapping
 from diffvae.analysis.pipeline import identify_cell_types
 
 MYELOID = {"Monocytes", "Neutrophils"}
-
-
-@pytest.fixture(scope="module")
-def paul15_model(paul15, tmp_path_factory):
-    """DiffVAE trained with the paper's defaults on the real paul15 data, saved as a bundle."""
-    model = DiffVAE(latent_dim=50).fit(paul15, epochs=100, seed=0, verbose=0)
-    path = tmp_path_factory.mktemp("models") / "paul15"
-    model.save(path)
-    return model, path
 
 
 def test_marker_mapping_names_the_paul15_clusters(paul15, paul15_model):

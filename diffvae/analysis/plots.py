@@ -114,3 +114,58 @@ def confusion_plot(table: pd.DataFrame, row_names: Mapping | None = None):
     ax.set(xlabel="reference label", ylabel="cluster", title="clusters against reference labels")
     fig.tight_layout()
     return fig
+
+
+def conversion_tsne(embedding: np.ndarray, source: np.ndarray, converted: Mapping,
+                    targets: Sequence[str], lambdas: Sequence[float]):
+    """Paper Fig. 3: t-SNE with, per target (rows) and lambda (columns), the source cells that
+    the classifier calls the target after the shift in colour and all other cells in grey."""
+    fig, axes = plt.subplots(len(targets), len(lambdas), squeeze=False,
+                             figsize=(2.8 * len(lambdas), 2.6 * len(targets)))
+    source_xy = embedding[source]
+    for row, target in enumerate(targets):
+        for col, lam in enumerate(lambdas):
+            ax = axes[row, col]
+            hit = converted[(target, float(lam))]
+            ax.scatter(embedding[:, 0], embedding[:, 1], s=2, color="lightgrey", rasterized=True)
+            ax.scatter(source_xy[~hit, 0], source_xy[~hit, 1], s=3, color="grey", rasterized=True)
+            ax.scatter(source_xy[hit, 0], source_xy[hit, 1], s=5, color="tab:red", rasterized=True)
+            ax.set(xticks=[], yticks=[], title=f"{target}, lambda {lam:g}: {hit.sum()}/{len(hit)}")
+            ax.title.set_fontsize(8)
+    fig.suptitle("source cells converted (red) to each target; other source cells dark grey")
+    fig.tight_layout()
+    return fig
+
+
+def conversion_curves(table: pd.DataFrame):
+    """Converted fraction against lambda per target: targeted (solid) and random (dashed) dims."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    cmap = plt.get_cmap("tab10")
+    for i, (target, group) in enumerate(table.groupby("target", sort=False)):
+        for kind, style in (("targeted", "-"), ("random", "--")):
+            part = group[group["dimensions"] == kind]
+            if len(part):
+                ax.plot(part["lambda"], part["fraction"], style, marker="o", ms=3, color=cmap(i % 10),
+                        label=f"{target} ({kind})")
+    ax.set(xlabel="lambda (shift in standard deviations)", ylabel="fraction of source cells converted",
+           ylim=(-0.02, 1.02), title="conversion: targeted (solid) vs random (dashed) dimensions")
+    ax.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
+    fig.tight_layout()
+    return fig
+
+
+def flip_distribution(needed: pd.DataFrame, n_genes: int):
+    """Number of genes each converted cell needed changed, per target (box and points)."""
+    targets = list(dict.fromkeys(needed["target"]))
+    fig, ax = plt.subplots(figsize=(1.4 * max(len(targets), 2) + 2, 4))
+    data = [needed.loc[needed["target"] == t, "n_genes"].to_numpy() for t in targets]
+    ax.boxplot(data, showfliers=False)
+    rng = np.random.default_rng(0)
+    for i, values in enumerate(data, start=1):
+        ax.scatter(i + rng.uniform(-0.15, 0.15, len(values)), values, s=6, alpha=0.6)
+    ax.set_xticks(range(1, len(targets) + 1),
+                  [f"{t}\n({len(d)} cells)" for t, d in zip(targets, data)], fontsize=8)
+    ax.set(ylabel=f"genes changed to flip the class (of {n_genes})",
+           title="genes needed to flip each converted cell")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,190 @@
+"""``python -m diffvae.perturb``: change cell states by shifting latent dimensions (paper Fig. 2-3).
+
+Trains (or loads) DiffVAE and the cell-state classifier on the mature (target) types, shifts the
+source cells' mu along each target's top dimensions by lambda standard deviations, decodes and
+classifies, with lambda = 0 and random dimensions as controls; then finds how many genes each
+converted cell needs changed. Writes to ``--out``: conversions.csv, target_dimensions.csv,
+genes_to_flip.csv, flip_genes.csv, classifier_metrics.json, classifier_confusion.csv, the
+classifier and model bundles, figures (PNG) and report.md.
+
+Example::
+
+    python -m diffvae.perturb --dataset paul15_tradeseq --source "Multipotent progenitors" GMP \\
+        --out results/paul15_perturb
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import perturbation
+from ._files import atomic_path
+from .analysis import plots, tsne
+from .classifier import CellStateClassifier
+from .cli import add_data_arguments, command, load_input, markdown_table, save_figure, write_csv
+from .datasets import label_key as dataset_label_key
+from .errors import InputError
+from .models import DiffVAE, LatentModel
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m diffvae.perturb", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_data_arguments(parser)
+    parser.add_argument("--model", type=Path, metavar="BUNDLE",
+                        help="a saved DiffVAE bundle; default: train one with the paper's settings")
+    parser.add_argument("--epochs", type=int, default=100, help="DiffVAE epochs when training")
+    parser.add_argument("--label-key", help="obs column of cell types (default: the dataset's)")
+    parser.add_argument("--source", nargs="+", required=True, metavar="TYPE",
+                        help="the cell type(s) to convert (for example progenitors)")
+    parser.add_argument("--targets", nargs="+", metavar="TYPE",
+                        help="mature types (default: every type that is not a source)")
+    parser.add_argument("--lambdas", type=float, nargs="+", default=list(perturbation.DEFAULT_LAMBDAS))
+    parser.add_argument("--n-dims", type=int, default=5, help="dimensions shifted per target (paper: 5)")
+    parser.add_argument("--sd-from", choices=["all", "source"], default="all",
+                        help="standard deviation over all cells (paper) or the source cells "
+                        "(original code)")
+    parser.add_argument("--n-random", type=int, default=5,
+                        help="random-dimension draws per target and lambda (control)")
+    parser.add_argument("--flip-lambda", type=float, default=1.0,
+                        help="lambda whose converted cells get the genes-to-flip analysis (paper: 1)")
+    parser.add_argument("--classifier-epochs", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def _groups(adata, args) -> tuple[np.ndarray, list[str], list[str]]:
+    key = args.label_key or dataset_label_key(adata)
+    if key is None or key not in adata.obs:
+        raise InputError(f"cell types come from an obs column: pass --label-key (columns: {list(adata.obs)})")
+    groups = adata.obs[key].astype(str).to_numpy()
+    known = sorted(set(groups.tolist()))
+    unknown = [t for t in args.source + (args.targets or []) if t not in known]
+    if unknown:
+        raise InputError(f"unknown cell type(s) {unknown} in obs[{key!r}]; types: {known}")
+    targets = args.targets or [t for t in known if t not in args.source]
+    overlap = set(targets) & set(args.source)
+    if overlap or len(targets) < 2:
+        raise InputError(f"need 2 or more target types distinct from the sources; got targets "
+                         f"{targets} and sources {args.source}")
+    return groups, args.source, targets
+
+
+@command("diffvae.perturb")
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    adata = load_input(args)
+    groups, sources, targets = _groups(adata, args)
+    verbose = 0 if args.quiet else "auto"
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    if args.model is not None:
+        model = LatentModel.load(args.model)
+    else:
+        model = DiffVAE(latent_dim=50).fit(adata, epochs=args.epochs, seed=args.seed,
+                                           layer=args.layer, verbose=verbose)
+        model.save(out / "model", overwrite=True)
+    x = model.preprocess(adata, layer=args.layer)
+    mu = model.transform(adata, layer=args.layer)
+    source = np.isin(groups, sources)
+    mature = np.isin(groups, targets)
+
+    classifier = CellStateClassifier().fit(x[mature], groups[mature], epochs=args.classifier_epochs,
+                                           seed=args.seed, verbose=verbose)
+    classifier.save(out / "classifier", overwrite=True)
+    dims = perturbation.target_dimensions(mu, groups, targets, args.n_dims)
+    sd = (mu if args.sd_from == "all" else mu[source]).std(axis=0)
+    table, converted = perturbation.conversions(
+        model.decode, classifier.predict, mu[source], dims, args.lambdas, sd,
+        n_random=args.n_random, seed=args.seed)
+
+    # How the classifier calls the source cells from their own expression: a cell it already
+    # calls the target needs no gene changed, so the genes-to-flip analysis leaves it out.
+    own_call = classifier.predict(x[source])
+    needed_rows, summaries = [], []
+    for target in targets:
+        y = model.decode(perturbation.shift(mu[source], dims[target], args.flip_lambda, sd))
+        hit = (classifier.predict(y) == target) & (own_call != target)
+        needed = perturbation.genes_to_flip(x[source][hit], y[hit], classifier.predict, target)
+        cells = adata.obs_names[source][hit]
+        needed_rows += [(target, c, int(k), k / x.shape[1]) for c, k in zip(cells, needed)]
+        summary = perturbation.flip_gene_summary(x[source][hit], y[hit], needed, model.genes_)
+        summaries.append(summary.assign(target=target))
+    needed_table = pd.DataFrame(needed_rows, columns=["target", "cell", "n_genes", "fraction_of_genes"])
+    flip_genes = (pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame())
+
+    write_csv(table, out / "conversions.csv", index=False)
+    write_csv(pd.DataFrame([(t, r + 1, d) for t, ds in dims.items() for r, d in enumerate(ds)],
+                           columns=["target", "rank", "dimension"]), out / "target_dimensions.csv",
+              index=False)
+    write_csv(needed_table, out / "genes_to_flip.csv", index=False)
+    write_csv(flip_genes, out / "flip_genes.csv", index=False)
+    write_csv(classifier.confusion_, out / "classifier_confusion.csv")
+    metrics = {"held_out_accuracy": classifier.test_accuracy_, "classes": classifier.classes_.tolist(),
+               "n_held_out": int(classifier.confusion_.to_numpy().sum()),
+               "sources": sources, "n_source_cells": int(source.sum()), "sd_from": args.sd_from,
+               "source_cells_called": {str(k): int(v) for k, v in
+                                       pd.Series(own_call).value_counts().items()}}
+    with atomic_path(out / "classifier_metrics.json") as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2))
+    embedding = tsne(mu, seed=args.seed)
+    shown = [lam for lam in (0.0, 0.5, 1.0, 2.0) if lam in args.lambdas] or args.lambdas[:3]
+    save_figure(plots.conversion_tsne(embedding, source, converted, targets, shown),
+                out / "conversions_tsne.png")
+    save_figure(plots.conversion_curves(table), out / "conversion_curves.png")
+    if len(needed_table):
+        save_figure(plots.flip_distribution(needed_table, x.shape[1]), out / "genes_to_flip.png")
+    with atomic_path(out / "report.md") as tmp:
+        tmp.write_text(report(table, needed_table, flip_genes, metrics, classifier, args, x.shape[1]))
+    pivot = table.pivot_table(index=["target", "dimensions"], columns="lambda", values="n_converted")
+    print(f"classifier held-out accuracy {classifier.test_accuracy_:.3f}")
+    print(pivot.round(1).to_string())
+    print(f"wrote {out / 'report.md'} and its tables and figures")
+    return 0
+
+
+def report(table: pd.DataFrame, needed: pd.DataFrame, flip_genes: pd.DataFrame, metrics: dict,
+           classifier: CellStateClassifier, args, n_genes: int) -> str:
+    """A one-page Markdown summary with the figures inline."""
+    pivot = table.pivot_table(index=["target", "dimensions"], columns="lambda",
+                              values="n_converted").round(1)
+    lines = [f"# Changing cell states with DiffVAE: {args.dataset or Path(args.data).name}", "",
+             f"Sources: {', '.join(metrics['sources'])} ({metrics['n_source_cells']} cells). "
+             f"Each target's top {args.n_dims} latent dimensions shifted by lambda x standard "
+             f"deviation (over {'all cells' if args.sd_from == 'all' else 'the source cells'}); "
+             f"random control: {args.n_random} draws of {args.n_dims} dimensions (mean count). "
+             f"Seed {args.seed}.", "",
+             "## Classifier", "",
+             f"Held-out accuracy {metrics['held_out_accuracy']:.1%} on {metrics['n_held_out']} "
+             "mature cells not used in training (rows: true type, columns: predicted):", "",
+             markdown_table(classifier.confusion_), "",
+             "The source cells' own expression is called: " + ", ".join(
+                 f"{t} {n}" for t, n in metrics["source_cells_called"].items()) + ".", "",
+             "## Source cells classified as each target", "", markdown_table(pivot), "",
+             "Lambda = 0 is decoding alone, without a shift.", "",
+             "![conversion curves](conversion_curves.png)", "",
+             "![converted cells on the t-SNE](conversions_tsne.png)", ""]
+    if len(needed):
+        stats = needed.groupby("target")["n_genes"].describe()[["count", "min", "50%", "max"]]
+        lines += [f"## Genes to change (lambda = {args.flip_lambda:g})", "",
+                  f"For each converted cell that the classifier did not already call the target "
+                  f"from its own expression, the fewest genes (of {n_genes}), taken in order of "
+                  "|y - x|, that set to their perturbed values make the classifier call the target:",
+                  "", markdown_table(stats.rename(columns={"50%": "median"})), "",
+                  "![genes to flip](genes_to_flip.png)", "", "Genes most often changed:", ""]
+        for target, group in flip_genes.groupby("target", sort=False):
+            top = group.head(8)
+            lines.append(f"- **{target}**: " + ", ".join(
+                f"{g} ({'up' if c > 0 else 'down'} {c:+.2f}, {n} cells)"
+                for g, c, n in zip(top["gene"], top["mean_change"], top["n_cells"])))
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

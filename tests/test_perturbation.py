@@ -1,0 +1,149 @@
+"""Latent perturbations, genes to flip, the classifier and ``python -m diffvae.perturb``."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from diffvae import InputError, perturb, perturbation
+from diffvae.analysis import dimension_scores
+from diffvae.classifier import CellStateClassifier
+
+PROGENITORS = ["Multipotent progenitors", "GMP"]
+
+
+def linear_classifier(weights, classes):
+    """A hand-made classifier: the class with the largest w . x."""
+    return lambda x: np.asarray(classes)[np.argmax(np.asarray(x) @ weights, axis=1)]
+
+
+def brute_force(x, y, predict, target):
+    """Try k = 0, 1, 2, ... one classifier call at a time."""
+    order = np.argsort(-np.abs(y - x), kind="stable")
+    for k in range(len(x) + 1):
+        candidate = x.copy()
+        candidate[order[:k]] = y[order[:k]]
+        if predict(candidate[None, :])[0] == target:
+            return k
+    return -1
+
+
+def test_genes_to_flip_on_a_hand_made_example():
+    # class "B" wins when gene 0 + gene 1 > gene 2 + 0.5
+    predict = lambda x: np.where(np.asarray(x)[:, 0] + np.asarray(x)[:, 1] > np.asarray(x)[:, 2] + 0.5, "B", "A")
+    x = np.array([[0.0, 0.0, 0.4, 0.0]])
+    # changes: gene 3 moves most (0.9) but does not matter; then gene 0 (+0.8): 0.8 > 0.9? no;
+    # then gene 1 (+0.6): 1.4 > 0.9 -> B after 3 genes
+    y = np.array([[0.8, 0.6, 0.4, 0.9]])
+    assert perturbation.genes_to_flip(x, y, predict, "B").tolist() == [3]
+    assert perturbation.genes_to_flip(x, x, predict, "B").tolist() == [-1]
+
+
+def test_genes_to_flip_matches_brute_force(rng):
+    weights = rng.normal(size=(12, 3))
+    predict = linear_classifier(weights, ["a", "b", "c"])
+    x = rng.uniform(size=(40, 12)).astype(np.float32)
+    y = rng.uniform(size=(40, 12)).astype(np.float32)
+    for target in ("a", "b", "c"):
+        fast = perturbation.genes_to_flip(x, y, predict, target)
+        slow = [brute_force(x[i], y[i], predict, target) for i in range(len(x))]
+        np.testing.assert_array_equal(fast, slow)
+
+
+def test_flip_gene_summary_counts_directions():
+    x = np.zeros((3, 3))
+    y = np.array([[0.9, -0.5, 0.1], [0.2, -0.8, 0.0], [0.1, 0.1, 0.1]])
+    table = perturbation.flip_gene_summary(x, y, np.array([2, 1, 0]), ["g0", "g1", "g2"]).set_index("gene")
+    # cell 0 changes g0 (+0.9) and g1 (-0.5); cell 1 changes g1 (-0.8); cell 2 none
+    assert table.loc["g1", "n_down"] == 2 and table.loc["g1", "n_up"] == 0
+    assert table.loc["g1", "mean_change"] == pytest.approx(-0.65)
+    assert table.loc["g0", "n_up"] == 1 and "g2" not in table.index
+    assert table.index[0] == "g1"
+
+
+def test_shift_and_target_dimensions(rng):
+    latent = rng.gamma(1.0, 1.0, (200, 6)).astype(np.float32)
+    groups = np.array(["a"] * 20 + ["b"] * 180)
+    latent[groups == "a", 4] += 5.0  # dimension 4 encodes "a": its upper tail is all "a"
+    dims = perturbation.target_dimensions(latent, groups, ["a"], n_dims=2)
+    assert dims["a"][0] == 4
+    expected = dimension_scores(latent, groups).loc["a"].sort_values(ascending=False).index[:2].tolist()
+    assert dims["a"] == expected
+    sd = latent.std(axis=0)
+    moved = perturbation.shift(latent, [1, 4], 0.5, sd)
+    np.testing.assert_allclose(moved - latent, np.outer(np.ones(200), [0, 0.5 * sd[1], 0, 0, 0.5 * sd[4], 0]),
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(InputError, match="no cells of target"):
+        perturbation.target_dimensions(latent, groups, ["c"])
+
+
+def test_conversion_counts_with_transparent_decoder():
+    # decode = identity, predict = "T" when dimension 0 exceeds 1: a shift of lambda * sd moves
+    # exactly the cells within lambda * sd of the threshold
+    latent = np.linspace(0, 1, 11)[:, None] * np.ones((1, 3))
+    sd = np.array([1.0, 1.0, 1.0])
+    predict = lambda z: np.where(np.asarray(z)[:, 0] > 1.0 + 1e-9, "T", "other")
+    table, converted = perturbation.conversions(lambda z: z, predict, latent, {"T": [0]},
+                                                [0.0, 0.35], sd, n_random=0)
+    assert table["n_converted"].tolist() == [0, 4]  # 0.7, 0.8, 0.9, 1.0 pass 1 after +0.35
+    assert converted[("T", 0.35)].tolist() == [False] * 7 + [True] * 4
+
+
+def test_classifier_reports_held_out_accuracy_and_round_trips(tmp_path, counts_adata):
+    from diffvae import Preprocessor
+
+    x = Preprocessor().fit_transform(counts_adata)
+    labels = counts_adata.obs["celltype"].astype(str).to_numpy()
+    classifier = CellStateClassifier((32, 16)).fit(x, labels, epochs=30, verbose=0, seed=0)
+    assert classifier.confusion_.to_numpy().sum() == 24  # 20 % of 120 cells held out
+    assert classifier.test_accuracy_ == pytest.approx(np.trace(classifier.confusion_.to_numpy()) / 24)
+    assert classifier.test_accuracy_ > 0.6
+    classifier.save(tmp_path / "clf")
+    again = CellStateClassifier.load(tmp_path / "clf")
+    np.testing.assert_array_equal(again.predict_proba(x), classifier.predict_proba(x))
+    with pytest.raises(InputError, match="at least 2 cells"):
+        CellStateClassifier().fit(x[:3], ["a", "a", "b"], epochs=1, verbose=0)
+
+
+def _run(out, bundle, data_dir, *extra):
+    args = ["--dataset", "paul15_tradeseq", "--data-dir", str(data_dir), "--model", str(bundle),
+            "--source", *PROGENITORS, "--out", str(out), "--quiet", *extra]
+    assert perturb.main(args) == 0
+    return pd.read_csv(out / "conversions.csv")
+
+
+def test_perturb_paul15_progenitors(paul15_model, tmp_path, data_dir):
+    _, bundle = paul15_model
+    table = _run(tmp_path / "out", bundle, data_dir)
+    metrics = json.loads((tmp_path / "out" / "classifier_metrics.json").read_text())
+    targeted = table[table["dimensions"] == "targeted"]
+    mean_fraction = targeted.groupby("lambda")["fraction"].mean()
+    print(f"held-out accuracy {metrics['held_out_accuracy']:.3f}")
+    print(table.pivot_table(index=["target", "dimensions"], columns="lambda", values="n_converted"))
+    assert metrics["held_out_accuracy"] > 0.8
+    assert set(targeted["target"]) == {"Basophils", "Erythrocyte", "Megakaryocytes", "Monocytes", "Neutrophils"}
+    assert (np.diff(mean_fraction.to_numpy()) >= 0).all()  # never falls as lambda grows
+    # lambda = 0 is decoding alone: the same count along targeted and random dimensions
+    at_zero = table[table["lambda"] == 0].pivot(index="target", columns="dimensions", values="n_converted")
+    np.testing.assert_array_equal(at_zero["targeted"], at_zero["random"])
+    needed = pd.read_csv(tmp_path / "out" / "genes_to_flip.csv")
+    assert (needed["n_genes"] >= 1).all() and (needed["n_genes"] <= 240).all()
+    for name in ("conversions_tsne.png", "conversion_curves.png", "genes_to_flip.png"):
+        assert (tmp_path / "out" / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_perturb_is_repeatable_with_a_seed(paul15_model, tmp_path, data_dir):
+    _, bundle = paul15_model
+    quick = ("--lambdas", "0", "1", "2", "--n-random", "2", "--classifier-epochs", "20",
+             "--targets", "Erythrocyte", "Monocytes", "--sd-from", "source")
+    first = _run(tmp_path / "a", bundle, data_dir, *quick)
+    second = _run(tmp_path / "b", bundle, data_dir, *quick)
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_perturb_errors(paul15_model, tmp_path, data_dir, capsys):
+    _, bundle = paul15_model
+    args = ["--dataset", "paul15_tradeseq", "--data-dir", str(data_dir), "--model", str(bundle),
+            "--source", "HSPC", "--out", str(tmp_path)]
+    assert perturb.main(args) == 2
+    assert "unknown cell type(s) ['HSPC']" in capsys.readouterr().err
