@@ -23,7 +23,8 @@ import pandas as pd
 
 from . import perturbation
 from ._files import atomic_path
-from .analysis import plots, tsne
+from .analysis import UNKNOWN, plots, tsne
+from .analysis.pipeline import identify_cell_types
 from .classifier import CellStateClassifier
 from .cli import add_data_arguments, command, load_input, markdown_table, save_figure, write_csv
 from .datasets import label_key as dataset_label_key
@@ -39,6 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a saved DiffVAE bundle; default: train one with the paper's settings")
     parser.add_argument("--epochs", type=int, default=100, help="DiffVAE epochs when training")
     parser.add_argument("--label-key", help="obs column of cell types (default: the dataset's)")
+    parser.add_argument("--groups", choices=["label", "cluster"], default="label",
+                        help="cell types from the reference labels, or from the identification "
+                        "pipeline's clusters named by marker genes (k-means on mu; unnamed "
+                        "clusters are called 'cluster N')")
+    parser.add_argument("--n-clusters", type=int, help="k for --groups cluster (default: the "
+                        "number of reference types)")
+    parser.add_argument("--markers", help="marker set for --groups cluster (default: the dataset's)")
     parser.add_argument("--source", nargs="+", required=True, metavar="TYPE",
                         help="the cell type(s) to convert (for example progenitors)")
     parser.add_argument("--targets", nargs="+", metavar="TYPE",
@@ -59,18 +67,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _groups(adata, args) -> tuple[np.ndarray, list[str], list[str]]:
+def _groups(adata, args, model) -> tuple[np.ndarray, list[str], list[str]]:
+    """Each cell's type (reference label or named cluster), the sources and the targets."""
     key = args.label_key or dataset_label_key(adata)
-    if key is None or key not in adata.obs:
-        raise InputError(f"cell types come from an obs column: pass --label-key (columns: {list(adata.obs)})")
-    groups = adata.obs[key].astype(str).to_numpy()
+    if key is not None and key not in adata.obs:
+        raise InputError(f"no obs column {key!r}; columns: {list(adata.obs)}")
+    labels = None if key is None else adata.obs[key].astype(str).to_numpy()
+    if args.groups == "label":
+        if labels is None:
+            raise InputError("the data have no reference labels: pass --label-key or use --groups cluster")
+        groups = labels
+    else:
+        markers = args.markers or adata.uns.get("diffvae_dataset", {}).get("markers") or None
+        if markers is None:
+            raise InputError("--groups cluster needs --markers to name the clusters")
+        result = identify_cell_types(adata, model, labels=labels, n_clusters=args.n_clusters,
+                                     cluster_on="latent", markers=markers, seed=args.seed,
+                                     layer=args.layer)
+        names = {c: (n if n != UNKNOWN else f"cluster {c}") for c, n in result.cluster_names.items()}
+        groups = np.array([names[c] for c in result.clusters.tolist()])
     known = sorted(set(groups.tolist()))
     unknown = [t for t in args.source + (args.targets or []) if t not in known]
     if unknown:
-        raise InputError(f"unknown cell type(s) {unknown} in obs[{key!r}]; types: {known}")
+        raise InputError(f"unknown cell type(s) {unknown}; types: {known}")
     targets = args.targets or [t for t in known if t not in args.source]
-    overlap = set(targets) & set(args.source)
-    if overlap or len(targets) < 2:
+    if set(targets) & set(args.source) or len(targets) < 2:
         raise InputError(f"need 2 or more target types distinct from the sources; got targets "
                          f"{targets} and sources {args.source}")
     return groups, args.source, targets
@@ -80,7 +101,8 @@ def _groups(adata, args) -> tuple[np.ndarray, list[str], list[str]]:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     adata = load_input(args)
-    groups, sources, targets = _groups(adata, args)
+    if args.groups == "label":  # refuse bad type names before any training
+        _groups(adata, args, model=None)
     verbose = 0 if args.quiet else "auto"
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -90,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         model = DiffVAE(latent_dim=50).fit(adata, epochs=args.epochs, seed=args.seed,
                                            layer=args.layer, verbose=verbose)
         model.save(out / "model", overwrite=True)
+    groups, sources, targets = _groups(adata, args, model)
     x = model.preprocess(adata, layer=args.layer)
     mu = model.transform(adata, layer=args.layer)
     source = np.isin(groups, sources)

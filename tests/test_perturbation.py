@@ -147,3 +147,14 @@ def test_perturb_errors(paul15_model, tmp_path, data_dir, capsys):
             "--source", "HSPC", "--out", str(tmp_path)]
     assert perturb.main(args) == 2
     assert "unknown cell type(s) ['HSPC']" in capsys.readouterr().err
+
+
+def test_perturb_with_named_clusters_as_types(paul15_model, tmp_path, data_dir):
+    _, bundle = paul15_model
+    args = ["--dataset", "paul15_tradeseq", "--data-dir", str(data_dir), "--model", str(bundle),
+            "--groups", "cluster", "--source", "cluster 0", "--targets", "Erythrocyte", "Neutrophils",
+            "--lambdas", "0", "1", "--n-random", "1", "--classifier-epochs", "10",
+            "--out", str(tmp_path), "--quiet"]
+    assert perturb.main(args) == 0
+    table = pd.read_csv(tmp_path / "conversions.csv")
+    assert set(table["target"]) == {"Erythrocyte", "Neutrophils"}
