@@ -35,6 +35,8 @@ setup(
         "matplotlib>=3.9",
         "tqdm>=4.66",
         "openTSNE>=1.0",
+        "igraph>=0.11",
+        "joblib>=1.3",
     ],
     extras_require={
         "dev": ["pytest>=8", "jax[cpu]>=0.5"],

@@ -11,8 +11,12 @@ METHODS = ("opentsne", "sklearn")
 
 
 def tsne(latent: np.ndarray, *, perplexity: float = 30.0, seed: int | None = 0,
-         method: str = "opentsne", n_jobs: int = -1) -> np.ndarray:
-    """Embed ``latent`` (cells x dims) in 2-D with t-SNE; PCA initialisation in both methods.
+         method: str = "opentsne", n_jobs: int = -1, init: str = "pca") -> np.ndarray:
+    """Embed ``latent`` (cells x dims) in 2-D with t-SNE.
+
+    ``init="pca"`` (default, both libraries' recommendation) starts from the first two principal
+    components, so the result hardly depends on ``seed``; ``init="random"`` starts from a seeded
+    random layout (scikit-learn's default before 1.2, as the paper used), so the seed matters.
 
     ``seed`` makes the embedding repeatable (checked with openTSNE on 1 and 2 threads);
     ``n_jobs`` threads for openTSNE (-1: all cores). A perplexity too large for the number of
@@ -21,6 +25,8 @@ def tsne(latent: np.ndarray, *, perplexity: float = 30.0, seed: int | None = 0,
     latent = np.asarray(latent, dtype=np.float64)
     if latent.ndim != 2 or len(latent) < 4:
         raise InputError(f"t-SNE needs a 2-D matrix with at least 4 cells, got shape {latent.shape}")
+    if init not in ("pca", "random"):
+        raise InputError(f"t-SNE init must be 'pca' or 'random', got {init!r}")
     if method not in METHODS:
         raise InputError(f"unknown t-SNE method {method!r}; choose from {METHODS}")
     limit = (len(latent) - 1) / 3
@@ -30,10 +36,10 @@ def tsne(latent: np.ndarray, *, perplexity: float = 30.0, seed: int | None = 0,
     if method == "opentsne":
         from openTSNE import TSNE
 
-        embedding = TSNE(perplexity=perplexity, initialization="pca", random_state=seed,
+        embedding = TSNE(perplexity=perplexity, initialization=init, random_state=seed,
                          n_jobs=n_jobs, verbose=False).fit(latent)
         return np.asarray(embedding, dtype=np.float32)
     from sklearn.manifold import TSNE
 
-    return TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto",
+    return TSNE(n_components=2, perplexity=perplexity, init=init, learning_rate="auto",
                 random_state=seed).fit_transform(latent).astype(np.float32)

@@ -1,0 +1,262 @@
+"""``python -m diffvae.benchmark``: the paper's comparison of representations (Table 2).
+
+DiffVAE, VAE, AE (same layers) and PCA, latent sizes m in {20, 50, 100}; k-means (k = number of
+reference types) and DBSCAN (automatic eps); on the representation itself and on its 2-D t-SNE;
+50 repetitions of each cell; scored by ARI (and NMI) against the reference labels. The standard
+scanpy pipeline (PCA, neighbour graph, Leiden) is one more row.
+
+Modes: by default each model is trained once and the clustering is repeated with a different
+seed each time (the t-SNE and k-means seeds vary), as the paper did; ``--retrain`` trains a fresh
+model for every repetition, so that training variance shows too. Every run is seeded from
+``--seed``: the same command gives the same table.
+
+Writes to ``--out``: runs.csv (every run), summary.csv and summary.md (mean +/- sd in the
+paper's layout), ari.png (box plots by model and m), settings.json.
+
+Example::
+
+    python -m diffvae.benchmark --dataset paul15_tradeseq --out results/table2
+    python -m diffvae.benchmark --dataset paul15_tradeseq --quick --out results/table2_quick
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ._files import atomic_path
+from .analysis import ari, dbscan, kmeans, nmi, tsne
+from .cli import add_data_arguments, command, load_input, markdown_table, save_figure, write_csv
+from .datasets import label_key as dataset_label_key
+from .errors import InputError
+from .models import MODELS, get_model
+
+CLUSTERERS = ("kmeans", "dbscan")
+SPACES = ("latent", "tsne")
+QUICK = {"latent_dims": [20], "repetitions": 2, "epochs": 5}
+
+
+def cluster_and_score(latent: np.ndarray, labels: np.ndarray, seeds: list[int], *, spaces,
+                      clusterers, n_clusters: int, tsne_init: str = "pca") -> list[dict]:
+    """Every space x clusterer for repetitions with ``seeds`` on one representation.
+
+    With ``tsne_init="pca"`` the t-SNE hardly depends on its seed, so it is computed once (with
+    the first seed) and the repetitions vary the k-means seed; with ``"random"`` every repetition
+    gets its own t-SNE. DBSCAN is deterministic: computed once per embedding.
+    """
+    rows = []
+    embedding, dbscan_labels = None, {}
+    for seed in seeds:
+        for space in spaces:
+            if space == "latent":
+                x = latent
+            else:
+                if embedding is None or tsne_init == "random":
+                    embedding = tsne(latent, seed=seed, n_jobs=1, init=tsne_init)
+                    dbscan_labels.pop(space, None)
+                x = embedding
+            for clusterer in clusterers:
+                if clusterer == "kmeans":
+                    found = kmeans(x, n_clusters, seed=seed)
+                else:
+                    if space not in dbscan_labels:
+                        dbscan_labels[space] = dbscan(x)
+                    found = dbscan_labels[space]
+                rows.append({"seed": seed, "space": space, "clusterer": clusterer,
+                             "ari": ari(labels, found), "nmi": nmi(labels, found),
+                             "n_clusters": len(set(found.tolist()) - {-1})})
+    return rows
+
+
+def scanpy_leiden(adata, labels: np.ndarray, *, seed: int, n_top_genes: int | None = 2000) -> dict:
+    """The standard scanpy pipeline: normalise (counts) + log1p, HVGs, scale, PCA(50), 15-NN
+    graph, Leiden (igraph) at resolution 1; scored like the other rows."""
+    import scanpy as sc
+
+    from .preprocessing import looks_like_counts
+
+    data = adata.copy()
+    if looks_like_counts(data.X):
+        sc.pp.normalize_total(data)
+        sc.pp.log1p(data)
+    if n_top_genes and data.n_vars > n_top_genes:
+        sc.pp.highly_variable_genes(data, n_top_genes=n_top_genes, subset=True)
+    if hasattr(data.X, "toarray"):
+        data.X = data.X.toarray()  # scaling centres the genes: the matrix becomes dense anyway
+    sc.pp.scale(data, max_value=10)
+    sc.pp.pca(data, n_comps=min(50, min(data.shape) - 1), random_state=seed)
+    sc.pp.neighbors(data, n_neighbors=15, random_state=seed)
+    sc.tl.leiden(data, flavor="igraph", n_iterations=2, directed=False, random_state=seed)
+    found = data.obs["leiden"].to_numpy()
+    return {"space": "pca+knn", "clusterer": "leiden", "ari": ari(labels, found),
+            "nmi": nmi(labels, found), "n_clusters": len(set(found.tolist()))}
+
+
+def run_protocol(adata, labels, *, models=("diffvae", "vae", "ae", "pca"), latent_dims=(20, 50, 100),
+                 clusterers=CLUSTERERS, spaces=SPACES, repetitions: int = 50, retrain: bool = False,
+                 epochs: int = 100, seed: int = 0, tsne_init: str = "pca", n_jobs: int = -1,
+                 scanpy_row: bool = True, progress: bool = True) -> pd.DataFrame:
+    """Every run of the protocol as a table (model, latent_dim, repetition, seed, space,
+    clusterer, ari, nmi, n_clusters). Repetition r uses seed ``seed + r``. The wall time of each
+    phase (training, clustering, scanpy) is in ``table.attrs["seconds"]``."""
+    from joblib import Parallel, delayed
+
+    labels = np.asarray(labels).astype(str)
+    n_clusters = len(np.unique(labels))
+    seeds = [seed + r for r in range(repetitions)]
+    # One model per (model, m), or one per repetition with retrain; each job clusters one
+    # representation for the repetitions that use it.
+    seconds = {}
+    start = time.perf_counter()
+    jobs = []
+    fits = [(name, m, rep) for name in models for m in latent_dims
+            for rep in (seeds if retrain else [None])]
+    for name, m, rep in tqdm(fits, desc="training", unit="model", disable=not progress):
+        latent = get_model(name, latent_dim=m).fit(adata, epochs=epochs,
+                                                    seed=seed if rep is None else rep,
+                                                    verbose=0).transform(adata)
+        use = [rep] if rep is not None else seeds
+        groups = [[s] for s in use] if tsne_init == "random" else [use]
+        jobs += [((name, m), group, latent) for group in groups]
+    seconds["training"] = time.perf_counter() - start
+    start = time.perf_counter()
+    tasks = (delayed(cluster_and_score)(latent, labels, group, spaces=spaces, clusterers=clusterers,
+                                        n_clusters=n_clusters, tsne_init=tsne_init)
+             for _, group, latent in jobs)
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+    rows = []
+    for (key, _, _), found in tqdm(zip(jobs, results), total=len(jobs), desc="clustering",
+                                   unit="job", disable=not progress):
+        rows += [{"model": key[0], "latent_dim": key[1], "repetition": row["seed"] - seed, **row}
+                 for row in found]
+    seconds["clustering"] = time.perf_counter() - start
+    start = time.perf_counter()
+    if scanpy_row:
+        for s in tqdm(seeds, desc="scanpy", unit="run", disable=not progress):
+            rows.append({"model": "scanpy", "latent_dim": 50, "repetition": s - seed, "seed": s,
+                         **scanpy_leiden(adata, labels, seed=s)})
+        seconds["scanpy"] = time.perf_counter() - start
+    table = pd.DataFrame(rows)
+    table.attrs["seconds"] = {k: round(v, 1) for k, v in seconds.items()}
+    return table
+
+
+def summarise(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean and sd of ARI and NMI per model, m, clusterer and space."""
+    keys = ["model", "latent_dim", "clusterer", "space"]
+    summary = runs.groupby(keys, sort=False)[["ari", "nmi"]].agg(["mean", "std"])
+    summary.columns = [f"{a}_{b}" for a, b in summary.columns]
+    return summary.reset_index()
+
+
+def paper_layout(summary: pd.DataFrame) -> pd.DataFrame:
+    """Rows model (m), columns clusterer / space, cells 'mean +/- sd' of ARI (Table 2's layout)."""
+    cells = summary.assign(
+        row=summary["model"] + " (m=" + summary["latent_dim"].astype(str) + ")",
+        column=summary["clusterer"] + " / " + summary["space"],
+        value=[f"{m:.3f} ± {s:.3f}" for m, s in zip(summary["ari_mean"], summary["ari_std"].fillna(0))])
+    order = [f"{c} / {s}" for c in (*CLUSTERERS, "leiden") for s in (*SPACES, "pca+knn")]
+    table = cells.pivot(index="row", columns="column", values="value")
+    table = table.reindex(index=list(dict.fromkeys(cells["row"])),
+                          columns=[c for c in order if c in table.columns])
+    return table.fillna("-").rename_axis(index="model", columns=None)
+
+
+def plot_runs(runs: pd.DataFrame):
+    """Box plots of ARI by model and m, one panel per clusterer / space."""
+    import matplotlib.pyplot as plt
+
+    panels = list(dict.fromkeys(zip(runs["clusterer"], runs["space"])))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4), squeeze=False,
+                             sharey=True)
+    for ax, (clusterer, space) in zip(axes[0], panels):
+        part = runs[(runs["clusterer"] == clusterer) & (runs["space"] == space)]
+        groups = list(dict.fromkeys(zip(part["model"], part["latent_dim"])))
+        ax.boxplot([part.loc[(part["model"] == g) & (part["latent_dim"] == m), "ari"] for g, m in groups])
+        ax.set_xticks(range(1, len(groups) + 1), [f"{g}\nm={m}" for g, m in groups], fontsize=7,
+                      rotation=90)
+        ax.set(title=f"{clusterer} on {space}")
+    axes[0, 0].set_ylabel("ARI against reference labels")
+    fig.tight_layout()
+    return fig
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m diffvae.benchmark", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_data_arguments(parser)
+    parser.add_argument("--label-key", help="obs column of reference labels (default: the dataset's)")
+    parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=["diffvae", "vae", "ae", "pca"])
+    parser.add_argument("--latent-dims", type=int, nargs="+", default=[20, 50, 100])
+    parser.add_argument("--clusterers", nargs="+", choices=CLUSTERERS, default=list(CLUSTERERS))
+    parser.add_argument("--spaces", nargs="+", choices=SPACES, default=list(SPACES))
+    parser.add_argument("--repetitions", type=int, default=50)
+    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--retrain", action="store_true", help="train a fresh model per repetition")
+    parser.add_argument("--tsne-init", choices=["pca", "random"], default="pca",
+                        help="pca: one t-SNE per representation (it hardly depends on the seed), "
+                        "repetitions vary the clustering seed; random: a seeded random start per "
+                        "repetition (scikit-learn's old default, as in the paper; much slower)")
+    parser.add_argument("--no-scanpy", action="store_true", help="leave out the scanpy Leiden row")
+    parser.add_argument("--quick", action="store_true",
+                        help="reduced grid for smoke tests (m = 20, 2 repetitions, 5 epochs)")
+    parser.add_argument("--n-jobs", type=int, default=-1, help="parallel clustering processes")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, required=True)
+    return parser
+
+
+@command("diffvae.benchmark")
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.quick:
+        for key, value in QUICK.items():
+            setattr(args, key, value)
+    if args.repetitions < 1 or args.epochs < 1 or min(args.latent_dims) < 1:
+        raise InputError("--repetitions, --epochs and --latent-dims must be positive")
+    adata = load_input(args)
+    key = args.label_key or dataset_label_key(adata)
+    if key is None or key not in adata.obs:
+        raise InputError(f"the benchmark needs reference labels: pass --label-key (columns: {list(adata.obs)})")
+    start = time.perf_counter()
+    runs = run_protocol(adata, adata.obs[key], models=args.models, latent_dims=args.latent_dims,
+                        clusterers=args.clusterers, spaces=args.spaces,
+                        repetitions=args.repetitions, retrain=args.retrain, epochs=args.epochs,
+                        seed=args.seed, tsne_init=args.tsne_init, n_jobs=args.n_jobs,
+                        scanpy_row=not args.no_scanpy)
+    seconds = time.perf_counter() - start
+    mode = ("retrained per repetition" if args.retrain else "trained once, clustering repeated") + (
+        f"; t-SNE init {args.tsne_init}")
+    runs.insert(0, "mode", mode)
+    summary = summarise(runs)
+    layout = paper_layout(summary)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(runs, out / "runs.csv", index=False)
+    write_csv(summary, out / "summary.csv", index=False)
+    title = args.dataset or Path(args.data).name
+    with atomic_path(out / "summary.md") as tmp:
+        tmp.write_text(f"# Clustering agreement (ARI, mean ± sd) on {title}\n\nMode: {mode}; "
+                       f"{args.repetitions} repetitions; labels obs[{key!r}]; {adata.n_obs} cells; "
+                       f"{seconds:.0f} s on {os.cpu_count()} cores.\n\n{markdown_table(layout)}\n")
+    save_figure(plot_runs(runs), out / "ari.png")
+    phases = runs.attrs["seconds"]
+    settings = {k: v for k, v in vars(args).items() if k != "out"} | {
+        "mode": mode, "label_key": key, "n_cells": adata.n_obs, "seconds": round(seconds, 1),
+        "seconds_by_phase": phases}
+    with atomic_path(out / "settings.json") as tmp:
+        tmp.write_text(json.dumps(settings, indent=2, default=str))
+    print(markdown_table(layout))
+    print(f"{len(runs)} runs in {seconds:.0f} s ({mode}; "
+          + ", ".join(f"{k} {v:.0f} s" for k, v in phases.items()) + f"); wrote {out / 'summary.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""The Table 2 protocol: scoring through the protocol's code path, and repeatable tables."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from diffvae import benchmark
+
+
+@pytest.fixture
+def separable(rng):
+    """SYNTHETIC representation whose 4 groups are far apart, with their labels."""
+    labels = np.repeat(["a", "b", "c", "d"], 60)
+    latent = np.eye(4)[np.searchsorted(["a", "b", "c", "d"], labels)] * 10 + rng.normal(0, 0.3, (240, 4))
+    return latent, labels
+
+
+def test_perfect_clustering_scores_one_and_shuffled_labels_near_zero(separable, rng):
+    latent, labels = separable
+    rows = benchmark.cluster_and_score(latent, labels, [0, 1], spaces=["latent", "tsne"],
+                                       clusterers=["kmeans", "dbscan"], n_clusters=4)
+    assert len(rows) == 8
+    assert all(r["ari"] == pytest.approx(1.0) for r in rows if r["clusterer"] == "kmeans")
+    assert all(r["ari"] > 0.9 for r in rows)  # DBSCAN may leave a few border cells as noise
+    shuffled = benchmark.cluster_and_score(latent, rng.permutation(labels), [0], spaces=["latent"],
+                                           clusterers=["kmeans"], n_clusters=4)
+    assert abs(shuffled[0]["ari"]) < 0.03
+
+
+def test_tsne_is_computed_once_with_pca_init_and_per_seed_with_random(separable, monkeypatch):
+    latent, labels = separable
+    calls = []
+    real = benchmark.tsne
+    monkeypatch.setattr(benchmark, "tsne", lambda x, **kw: calls.append(kw) or real(x, **kw))
+    benchmark.cluster_and_score(latent, labels, [0, 1, 2], spaces=["tsne"], clusterers=["kmeans"],
+                                n_clusters=4)
+    assert len(calls) == 1
+    benchmark.cluster_and_score(latent, labels, [0, 1, 2], spaces=["tsne"], clusterers=["kmeans"],
+                                n_clusters=4, tsne_init="random")
+    assert [c["seed"] for c in calls[1:]] == [0, 1, 2]
+
+
+def test_paper_layout():
+    runs = pd.DataFrame({"model": ["diffvae"] * 4, "latent_dim": [20] * 4, "clusterer": ["kmeans"] * 4,
+                         "space": ["latent", "latent", "tsne", "tsne"], "ari": [0.5, 0.7, 0.2, 0.2],
+                         "nmi": [0.1] * 4})
+    layout = benchmark.paper_layout(benchmark.summarise(runs))
+    assert layout.loc["diffvae (m=20)", "kmeans / latent"] == "0.600 ± 0.141"
+    assert list(layout.columns) == ["kmeans / latent", "kmeans / tsne"]
+
+
+def test_same_seed_gives_identical_tables(tmp_path, data_dir):
+    args = ["--dataset", "paul15_tradeseq", "--data-dir", str(data_dir), "--quick",
+            "--models", "diffvae", "pca", "--n-jobs", "2"]
+    outputs = []
+    for name in ("a", "b"):
+        assert benchmark.main([*args, "--out", str(tmp_path / name)]) == 0
+        outputs.append(pd.read_csv(tmp_path / name / "runs.csv"))
+    pd.testing.assert_frame_equal(*outputs)
+    runs = outputs[0]
+    assert set(runs["model"]) == {"diffvae", "pca", "scanpy"}
+    assert len(runs) == 2 * 2 * 2 * 2 + 2  # models x repetitions x spaces x clusterers + scanpy
+    assert runs["ari"].between(-1, 1).all()
+    settings = json.loads((tmp_path / "a" / "settings.json").read_text())
+    assert settings["mode"].startswith("trained once") and settings["repetitions"] == 2
+    summary = (tmp_path / "a" / "summary.md").read_text()
+    assert "diffvae (m=20)" in summary and "scanpy (m=50)" in summary
+    assert (tmp_path / "a" / "ari.png").read_bytes()[:4] == b"\x89PNG"
