@@ -1,7 +1,10 @@
 """Graph-DiffVAE (Bica et al. 2020): a graph variational autoencoder over a graph of cells.
 
-The model (Spektral GCN layers, link prediction between cells) is not implemented yet; this
-package shares DiffVAE's data layer and preprocessing (:mod:`diffvae`).
+GCN layers (Spektral) encode each cell from its expression and its neighbours in a cell graph;
+the decoder predicts links between cells. Shares DiffVAE's data layer and preprocessing.
+
+>>> from graph_diffvae.model import GraphDiffVAE                              # doctest: +SKIP
+>>> model = GraphDiffVAE(graph="pearson", k=1).fit(adata, epochs=200)        # doctest: +SKIP
 """
 from diffvae._version import __version__
 

@@ -1,0 +1,32 @@
+"""What predicted links mean biologically: do they join cells of the same type, and where do
+progenitors link to?"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+
+def edge_list(adjacency: sp.spmatrix) -> np.ndarray:
+    """Undirected edges (i < j) of an adjacency, as rows (i, j)."""
+    upper = sp.triu(adjacency, k=1).tocoo()
+    return np.stack([upper.row, upper.col], axis=1)
+
+
+def same_type_share(adjacency: sp.spmatrix, labels: Sequence) -> float:
+    """Share of the undirected edges that join two cells with the same label."""
+    labels = np.asarray(labels).astype(str)
+    edges = edge_list(adjacency)
+    return float(np.mean(labels[edges[:, 0]] == labels[edges[:, 1]])) if len(edges) else float("nan")
+
+
+def progenitor_links(adjacency: sp.spmatrix, labels: Sequence, progenitors: Sequence[str]) -> pd.Series:
+    """Links from progenitor cells to cells of every non-progenitor type, as shares (sum 1)."""
+    labels = np.asarray(labels).astype(str)
+    edges = edge_list(adjacency)
+    ends = np.concatenate([edges, edges[:, ::-1]])  # both directions: progenitor -> other
+    from_progenitor = np.isin(labels[ends[:, 0]], progenitors) & ~np.isin(labels[ends[:, 1]], progenitors)
+    counts = pd.Series(labels[ends[from_progenitor, 1]]).value_counts()
+    return (counts / counts.sum()).rename("share") if counts.sum() else counts.astype(float)

@@ -1,0 +1,79 @@
+"""Figures of Graph-DiffVAE's links (paper Fig. 4b-e)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
+
+from .evaluation import edge_list  # noqa: E402
+
+COEXPRESSION_LIMIT = 5000  # the co-expression figure is an N x N image
+
+
+def _legend_scatter(ax, embedding, labels):
+    names = sorted(set(labels.tolist()))
+    cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
+    for i, name in enumerate(names):
+        inside = labels == name
+        ax.scatter(*embedding[inside].T, s=3, color=cmap(i % cmap.N), label=name, rasterized=True)
+    ax.legend(markerscale=3, fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
+
+
+def links_on_tsne(embedding: np.ndarray, labels: Sequence, predicted: sp.spmatrix,
+                  progenitors: Sequence[str], max_links: int = 300):
+    """Fig. 4b: t-SNE of the node features with predicted progenitor-to-mature links drawn."""
+    labels = np.asarray(labels).astype(str)
+    fig, ax = plt.subplots(figsize=(7.5, 5.5))
+    _legend_scatter(ax, embedding, labels)
+    edges = edge_list(predicted)
+    is_prog = np.isin(labels, progenitors)
+    cross = edges[is_prog[edges[:, 0]] != is_prog[edges[:, 1]]][:max_links]
+    for i, j in cross:
+        ax.plot(*embedding[[i, j]].T, color="black", lw=0.4, alpha=0.5)
+    ax.set(xticks=[], yticks=[], xlabel="t-SNE 1", ylabel="t-SNE 2",
+           title=f"predicted links between progenitors and other cells ({len(cross)} shown)")
+    fig.tight_layout()
+    return fig
+
+
+def _spy(ax, adjacency: sp.spmatrix, order: np.ndarray, title: str):
+    reordered = sp.csr_matrix(adjacency)[order][:, order].tocoo()
+    ax.scatter(reordered.col, reordered.row, s=0.5, color="white", marker="s", rasterized=True)
+    ax.set_facecolor("black")
+    ax.set(xlim=(0, adjacency.shape[0]), ylim=(adjacency.shape[0], 0), title=title, xticks=[], yticks=[])
+
+
+def _type_ticks(ax, labels_sorted: np.ndarray):
+    names, starts = np.unique(labels_sorted, return_index=True)
+    ax.set_yticks(starts + np.diff(np.append(starts, len(labels_sorted))) / 2, names, fontsize=6)
+
+
+def adjacency_panels(input_graph: sp.spmatrix, predicted: sp.spmatrix, labels: Sequence,
+                     order: np.ndarray):
+    """Fig. 4c-d: input and predicted adjacency (white: an edge), cells sorted by type."""
+    labels = np.asarray(labels).astype(str)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.2))
+    _spy(axes[0], input_graph, order, "input links")
+    _spy(axes[1], predicted, order, "predicted links")
+    for ax in axes:
+        _type_ticks(ax, labels[order])
+    fig.tight_layout()
+    return fig
+
+
+def coexpression(x: np.ndarray, labels: Sequence, order: np.ndarray):
+    """Fig. 4e: |Pearson correlation| between all cells, sorted by type."""
+    labels = np.asarray(labels).astype(str)
+    corr = np.abs(np.corrcoef(x[order]))
+    fig, ax = plt.subplots(figsize=(6, 5.2))
+    image = ax.imshow(corr, cmap="magma", vmin=0, vmax=1, interpolation="nearest", rasterized=True)
+    _type_ticks(ax, labels[order])
+    ax.set(xticks=[], title="co-expression |Pearson| between cells")
+    fig.colorbar(image, ax=ax)
+    fig.tight_layout()
+    return fig

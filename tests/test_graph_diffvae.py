@@ -1,0 +1,152 @@
+"""Graph-DiffVAE: graphs, GCN propagation, losses, link prediction, the command line."""
+import json
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.io
+import scipy.sparse as sp
+
+from diffvae import InputError
+from graph_diffvae import graphs, train
+from graph_diffvae.model import (GraphDiffVAE, _sparse_tensor, dense_reconstruction_loss,
+                                 sparse_reconstruction_loss, split_edges)
+
+
+def test_gcn_propagation_equals_numpy(rng):
+    import tensorflow as tf
+
+    from graph_diffvae.layers import GCNConv
+
+    a = graphs.symmetric_binary(*rng.integers(0, 8, (2, 12)), 8)
+    x = rng.normal(size=(8, 5)).astype(np.float32)
+    layer = GCNConv(3)
+    out = layer([tf.constant(x), _sparse_tensor(graphs.normalize(a))]).numpy()
+    a_hat = a.toarray() + np.eye(8)
+    d = a_hat.sum(1) ** -0.5
+    expected = (d[:, None] * a_hat * d[None, :]) @ x @ layer.kernel.numpy() + layer.bias.numpy()
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_pearson_graph_matches_numpy_corrcoef(rng):
+    x = rng.normal(size=(50, 20))
+    corr = np.corrcoef(x)
+    np.fill_diagonal(corr, -np.inf)
+    for k in (1, 3):
+        expected = np.zeros((50, 50))
+        top = np.argsort(-corr, axis=1)[:, :k]
+        expected[np.repeat(np.arange(50), k), top.ravel()] = 1
+        expected = np.maximum(expected, expected.T)
+        np.testing.assert_array_equal(graphs.pearson_graph(x, k, block_size=7).toarray(), expected)
+
+
+def test_coexpression_graph_is_the_top_absolute_correlations(rng):
+    x = rng.normal(size=(40, 10))
+    corr = np.abs(np.corrcoef(x))
+    i, j = np.triu_indices(40, k=1)
+    best = np.argsort(-corr[i, j])[:30]
+    expected = graphs.symmetric_binary(i[best], j[best], 40).toarray()
+    np.testing.assert_array_equal(graphs.coexpression_graph(x, 30, block_size=9).toarray(), expected)
+
+
+def test_graph_files_and_bad_graphs(tmp_path):
+    a = graphs.symmetric_binary(np.array([0, 1]), np.array([1, 2]), 4)
+    sp.save_npz(tmp_path / "g.npz", a)
+    scipy.io.mmwrite(tmp_path / "g.mtx", a)
+    pd.DataFrame({"source": [0, 1], "target": [1, 2]}).to_csv(tmp_path / "g.csv", index=False)
+    pd.DataFrame({"source": ["c0", "c1"], "target": ["c1", "c2"]}).to_csv(tmp_path / "n.csv", index=False)
+    for name in ("g.npz", "g.mtx", "g.csv", "n.csv"):
+        got = graphs.read_graph(tmp_path / name, 4, ["c0", "c1", "c2", "c3"])
+        np.testing.assert_array_equal(got.toarray(), a.toarray())
+    with pytest.raises(InputError, match=r"shape \(4, 4\) but the data have 5 cells"):
+        graphs.read_graph(tmp_path / "g.npz", 5)
+    bad = a.copy().astype(float)
+    bad.data[0] = -1
+    with pytest.raises(InputError, match="negative weights"):
+        graphs.check_graph(bad, 4)
+    bad.data[0] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        graphs.check_graph(bad, 4)
+    pd.DataFrame({"source": [0], "target": [9]}).to_csv(tmp_path / "far.csv", index=False)
+    with pytest.raises(InputError, match="must lie in 0..3"):
+        graphs.read_graph(tmp_path / "far.csv", 4)
+
+
+def test_sparse_loss_equals_dense_loss_with_every_non_edge(rng):
+    import tensorflow as tf
+
+    n = 12
+    target = graphs.symmetric_binary(*rng.integers(0, n, (2, 15)), n) + sp.eye(n, format="csr")
+    z = tf.constant(rng.normal(size=(n, 4)).astype(np.float32))
+    positives = np.stack(target.nonzero(), axis=1)
+    negatives = np.stack(np.nonzero(target.toarray() == 0), axis=1)
+    dense = float(dense_reconstruction_loss(z, target.toarray()))
+    sparse = float(sparse_reconstruction_loss(z, positives, negatives, n, len(negatives)))
+    assert sparse == pytest.approx(dense, rel=1e-5)
+    # the sampled estimate is unbiased: half of the non-edges, averaged over draws
+    draws = [float(sparse_reconstruction_loss(z, positives, negatives[rng.permutation(len(negatives))[:60]],
+                                              n, len(negatives))) for _ in range(200)]
+    assert np.mean(draws) == pytest.approx(dense, rel=0.05)
+
+
+def planted(rng, n=300, communities=6, signal=True):
+    """SYNTHETIC stochastic block model whose node features carry the community."""
+    group = np.repeat(np.arange(communities), n // communities)
+    same = group[:, None] == group[None, :]
+    a = np.triu(rng.uniform(size=(n, n)) < np.where(same, 0.12, 0.003), k=1)
+    features = rng.gamma(1.0, 1.0, (n, 30))
+    features[:, :communities] += 4 * np.eye(communities)[group]
+    if not signal:
+        features = features[rng.permutation(n)]
+    return ad.AnnData(features.astype(np.float32)), sp.csr_matrix(a + a.T)
+
+
+def test_planted_communities_held_out_auc(rng):
+    fit = {"epochs": 150, "learning_rate": 5e-3, "verbose": 0, "seed": 0}
+    data, adjacency = planted(rng)
+    with_signal = GraphDiffVAE(64, 16).fit(data, adjacency=adjacency, **fit)
+    shuffled_data, _ = planted(np.random.default_rng(1234), signal=False)
+    shuffled = GraphDiffVAE(64, 16).fit(shuffled_data, adjacency=adjacency, **fit)
+    auc, auc_shuffled = with_signal.link_metrics_["test"]["auc"], shuffled.link_metrics_["test"]["auc"]
+    print(f"held-out AUC {auc:.3f}, shuffled features {auc_shuffled:.3f}")
+    # a perfect community call scores about 0.9 here: a random non-edge joins one community
+    # with chance 1/6
+    assert auc > 0.75 and auc > auc_shuffled + 0.1
+
+
+def test_split_edges_holds_out_disjoint_edges_and_non_edges(rng):
+    adjacency = graphs.symmetric_binary(*rng.integers(0, 200, (2, 600)), 200)
+    train_graph, (valid, valid_neg), (test, test_neg) = split_edges(adjacency, seed=0)
+    n_edges = sp.triu(adjacency, 1).nnz
+    assert len(test) == int(n_edges * 0.1) and len(valid) == int(n_edges * 0.05)
+    assert len(test_neg) == len(test) and len(valid_neg) == len(valid)
+    assert sp.triu(train_graph, 1).nnz == n_edges - len(test) - len(valid)
+    assert all(train_graph[i, j] == 0 for i, j in test) and all(adjacency[i, j] == 0 for i, j in test_neg)
+
+
+def test_command_line_on_paul15(tmp_path, data_dir, paul15):
+    out = tmp_path / "out"
+    args = ["--dataset", "paul15_tradeseq", "--data-dir", str(data_dir), "--epochs", "30",
+            "--learning-rate", "1e-3", "--loss", "sparse", "--out", str(out), "--quiet"]
+    assert train.main(args) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["link_prediction"]["test"]["auc"] > 0.6
+    shares = metrics["same_type_share"]
+    assert shares["input"] > shares["chance"] and shares["predicted"] > shares["chance"]
+    assert set(metrics["progenitor_links"]["predicted"]) <= set(paul15.obs["celltype"])
+    stored = ad.read_h5ad(out / "graph_diffvae.h5ad")
+    np.testing.assert_array_equal(stored.obsm["X_graph_diffvae"], np.load(out / "node_features.npy"))
+    assert (sp.load_npz(out / "input_adjacency.npz") != stored.obsp["input_graph"]).nnz == 0
+    for name in ("links_tsne.png", "adjacency.png", "coexpression.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG"
+    model = GraphDiffVAE.load(out / "graph_diffvae")
+    np.testing.assert_array_equal(model.node_features_, stored.obsm["X_graph_diffvae"])
+
+
+def test_command_line_refuses_a_bad_graph(tmp_path, data_dir, capsys):
+    sp.save_npz(tmp_path / "g.npz", sp.eye(10, format="csr"))
+    args = ["--dataset", "paul15_tradeseq", "--data-dir", str(data_dir), "--graph",
+            str(tmp_path / "g.npz"), "--out", str(tmp_path / "out")]
+    assert train.main(args) == 2
+    assert "shape (10, 10) but the data have 2660 cells" in capsys.readouterr().err
