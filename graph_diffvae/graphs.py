@@ -27,9 +27,15 @@ def _standardise_rows(x: np.ndarray) -> np.ndarray:
     return np.divide(z, norms, out=np.zeros_like(z), where=norms > 0).astype(np.float32)
 
 
-def _top_k_blocks(z: np.ndarray, k: int, absolute: bool, block_size: int):
+def block_rows(n: int, block_size: int | None) -> int:
+    """Rows per block so that a block x n score matrix stays near 2^25 entries (128 MB)."""
+    return block_size or max(1, (1 << 25) // max(n, 1))
+
+
+def _top_k_blocks(z: np.ndarray, k: int, absolute: bool, block_size: int | None):
     """For each row, its k highest-scoring other rows (score: correlation or |correlation|)."""
     n = len(z)
+    block_size = block_rows(n, block_size)
     rows, cols, vals = [], [], []
     for start in range(0, n, block_size):
         block = z[start:start + block_size] @ z.T
@@ -54,7 +60,7 @@ def symmetric_binary(rows, cols, n: int) -> sp.csr_matrix:
     return a
 
 
-def pearson_graph(x: np.ndarray, k: int = 1, *, block_size: int = 1024) -> sp.csr_matrix:
+def pearson_graph(x: np.ndarray, k: int = 1, *, block_size: int | None = None) -> sp.csr_matrix:
     """Each cell linked to its ``k`` most (positively) Pearson-correlated cells, undirected."""
     x = np.asarray(x)
     if not 1 <= k < len(x):
@@ -63,7 +69,7 @@ def pearson_graph(x: np.ndarray, k: int = 1, *, block_size: int = 1024) -> sp.cs
     return symmetric_binary(rows, cols, len(x))
 
 
-def coexpression_graph(x: np.ndarray, n_edges: int, *, block_size: int = 1024) -> sp.csr_matrix:
+def coexpression_graph(x: np.ndarray, n_edges: int, *, block_size: int | None = None) -> sp.csr_matrix:
     """The ``n_edges`` cell pairs with the highest |Pearson correlation| (the paper's Fig. 4e
     co-expression matrix thresholded to a given number of edges), undirected.
 

@@ -156,10 +156,11 @@ def link_metrics(z: np.ndarray, edges: np.ndarray, non_edges: np.ndarray) -> dic
     return {"auc": float(roc_auc_score(truth, scores)), "ap": float(average_precision_score(truth, scores))}
 
 
-def top_partners(z: np.ndarray, k: int = 1, *, block_size: int = 2048) -> sp.csr_matrix:
+def top_partners(z: np.ndarray, k: int = 1, *, block_size: int | None = None) -> sp.csr_matrix:
     """Predicted links: each cell to the ``k`` other cells with the largest z_i . z_j (the most
     probable links), undirected; computed in row blocks, never N x N at once."""
     n = len(z)
+    block_size = graphs.block_rows(n, block_size)
     rows, cols = [], []
     for start in range(0, n, block_size):
         block = z[start:start + block_size] @ z.T
