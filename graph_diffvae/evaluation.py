@@ -30,3 +30,13 @@ def progenitor_links(adjacency: sp.spmatrix, labels: Sequence, progenitors: Sequ
     from_progenitor = np.isin(labels[ends[:, 0]], progenitors) & ~np.isin(labels[ends[:, 1]], progenitors)
     counts = pd.Series(labels[ends[from_progenitor, 1]]).value_counts()
     return (counts / counts.sum()).rename("share") if counts.sum() else counts.astype(float)
+
+
+def partner_lineages(adjacency: sp.spmatrix, labels: Sequence, progenitors: Sequence[str],
+                     lineages: pd.DataFrame) -> pd.Series:
+    """Mean of each lineage-weight column over the non-progenitor cells that progenitors link to."""
+    labels = np.asarray(labels).astype(str)
+    edges = edge_list(adjacency)
+    ends = np.concatenate([edges, edges[:, ::-1]])
+    keep = np.isin(labels[ends[:, 0]], progenitors) & ~np.isin(labels[ends[:, 1]], progenitors)
+    return lineages.iloc[ends[keep, 1]].mean()

@@ -40,31 +40,9 @@ def _sparse_tensor(matrix: sp.spmatrix):
 
 def build_network(n_features: int, hidden_dim: int = 512, latent_dim: int = 50, seed: int | None = None):
     """The Keras model: inputs (X, A_norm) -> (Z*, mu, log sigma^2); z = mu unless training."""
-    import keras
-    from keras import ops
+    from .network import GraphDiffVAENetwork
 
-    from diffvae.layers import Reparameterize
-
-    from .layers import GCNConv
-
-    class GraphDiffVAENetwork(keras.Model):
-        def __init__(self):
-            super().__init__(name="graph_diffvae")
-            self.encoder_hidden = GCNConv(hidden_dim, activation="relu", name="encoder_hidden")
-            self.mu = GCNConv(latent_dim, name="mu")
-            self.log_var = GCNConv(latent_dim, name="log_var")
-            self.reparameterize = Reparameterize(seed=seed, name="reparameterize")
-            self.decoder_hidden = GCNConv(hidden_dim, activation="relu", name="decoder_hidden")
-            self.decoder_z = GCNConv(latent_dim, name="decoder_z")
-
-        def call(self, x, a, training=False):
-            h = self.encoder_hidden([x, a])
-            mu, log_var = self.mu([h, a]), self.log_var([h, a])
-            z = self.reparameterize(mu, log_var) if training else mu
-            h = self.decoder_hidden([ops.concatenate([z, x], axis=1), a])
-            return (z + self.decoder_z([h, a])) / 2.0, mu, log_var
-
-    return GraphDiffVAENetwork()
+    return GraphDiffVAENetwork(n_features, hidden_dim, latent_dim, seed=seed)
 
 
 def loss_weights(n_cells: int, n_positive: int) -> tuple[float, float]:
@@ -179,27 +157,31 @@ class GraphDiffVAE:
     ----------
     hidden_dim, latent_dim
         GCN widths (paper: 512 and 50).
-    graph, k
+    graph, k, use_rep
         Input graph: ``"pearson"`` (each cell to its ``k`` most correlated cells; paper: k = 1)
-        or ``"knn"`` (k nearest neighbours on the scaled expression's top 50 principal components);
-        or pass ``adjacency=`` to :meth:`fit`.
+        or ``"knn"`` (k nearest neighbours on ``adata.obsm[use_rep]``, or on the scaled
+        expression's top 50 principal components); or pass ``adjacency=`` to :meth:`fit` (for
+        example ``adata.obsp["connectivities"]``).
     n_top_genes
         Keep this many highly variable genes as node features (default: all).
     """
 
     def __init__(self, hidden_dim: int = 512, latent_dim: int = 50, *, graph: str = "pearson",
-                 k: int = 1, n_top_genes: int | None = None) -> None:
+                 k: int = 1, use_rep: str | None = None, n_top_genes: int | None = None) -> None:
         self.hidden_dim, self.latent_dim = hidden_dim, latent_dim
-        self.graph, self.k, self.n_top_genes = graph, k, n_top_genes
+        self.graph, self.k, self.use_rep, self.n_top_genes = graph, k, use_rep, n_top_genes
 
     def get_params(self) -> dict:
         return {"hidden_dim": self.hidden_dim, "latent_dim": self.latent_dim, "graph": self.graph,
-                "k": self.k, "n_top_genes": self.n_top_genes}
+                "k": self.k, "use_rep": self.use_rep, "n_top_genes": self.n_top_genes}
 
-    def build_graph(self, x: np.ndarray) -> sp.csr_matrix:
-        """The input graph the settings describe, on the scaled expression ``x``."""
+    def build_graph(self, x: np.ndarray, representation: np.ndarray | None = None) -> sp.csr_matrix:
+        """The input graph the settings describe, on the scaled expression ``x`` (or, for
+        ``"knn"``, on ``representation`` when given)."""
         if self.graph == "pearson":
             return graphs.pearson_graph(x, self.k)
+        if self.graph == "knn" and representation is not None:
+            return graphs.knn_graph(representation, self.k)
         if self.graph == "knn":
             from sklearn.decomposition import PCA
 
@@ -226,7 +208,12 @@ class GraphDiffVAE:
         self.preprocessor_ = Preprocessor(n_top_genes=self.n_top_genes)
         x = self.preprocessor_.fit_transform(adata)
         n = len(x)
-        self.adjacency_ = (self.build_graph(x) if adjacency is None
+        representation = None
+        if self.use_rep is not None:
+            if not hasattr(data, "obsm") or self.use_rep not in data.obsm:
+                raise InputError(f"use_rep={self.use_rep!r} needs AnnData with that obsm entry")
+            representation = np.asarray(data.obsm[self.use_rep])
+        self.adjacency_ = (self.build_graph(x, representation) if adjacency is None
                            else graphs.check_graph(adjacency, n, "adjacency"))
         if self.adjacency_.nnz == 0:
             raise InputError("the input graph has no edges")
@@ -307,14 +294,16 @@ class GraphDiffVAE:
             tmp.mkdir()
             (tmp / "config.json").write_text(json.dumps(config, indent=2))
             np.savez(tmp / "preprocessing.npz", **pre_arrays)
-            self.network_.save_weights(tmp / "model.weights.h5")
+            self.network_.save(tmp / "model.keras")
             sp.save_npz(tmp / "adjacency.npz", self.adjacency_)
             np.save(tmp / "node_features.npy", self.node_features_)
 
     @classmethod
     def load(cls, path: str | Path) -> "GraphDiffVAE":
-        """Load a bundle written by :meth:`save` (the network is rebuilt and its weights read)."""
-        import tensorflow as tf
+        """Load a bundle written by :meth:`save`."""
+        import keras
+
+        from . import network  # noqa: F401  registers the custom classes
 
         path = Path(path)
         if not (path / "config.json").exists():
@@ -325,9 +314,5 @@ class GraphDiffVAE:
             model.preprocessor_ = Preprocessor.from_state(config["preprocessing"], dict(arrays))
         model.adjacency_ = sp.load_npz(path / "adjacency.npz").tocsr()
         model.node_features_ = np.load(path / "node_features.npy")
-        n_features = len(model.preprocessor_.genes_)
-        model.network_ = build_network(n_features, model.hidden_dim, model.latent_dim)
-        n = model.adjacency_.shape[0]
-        model.network_(tf.zeros((n, n_features)), _sparse_tensor(graphs.normalize(model.adjacency_)))
-        model.network_.load_weights(path / "model.weights.h5")
+        model.network_ = keras.saving.load_model(path / "model.keras")
         return model

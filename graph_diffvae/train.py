@@ -40,9 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m graph_diffvae.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_arguments(parser)
-    parser.add_argument("--graph", default="pearson", metavar="pearson|knn|FILE",
-                        help="input graph: pearson (paper), knn, or an adjacency file "
-                        "(.npz, .mtx, edge-list .csv)")
+    parser.add_argument("--graph", default="pearson", metavar="pearson|knn|obsp:KEY|FILE",
+                        help="input graph: pearson (paper), knn, an AnnData adjacency "
+                        "(obsp:connectivities), or a file (.npz, .mtx, edge-list .csv)")
+    parser.add_argument("--use-rep", help="obsm entry for --graph knn (default: PCA of the "
+                        "scaled expression)")
     parser.add_argument("--k", type=int, default=1, help="neighbours per cell (paper: 1)")
     parser.add_argument("--hidden-dim", "--hidden_dim", "--hidden-dimensions", dest="hidden_dim",
                         type=int, default=512)
@@ -64,9 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def biological_metrics(model: GraphDiffVAE, x: np.ndarray, predicted: sp.csr_matrix,
-                       labels: np.ndarray, progenitors: list[str], seed: int) -> dict:
+                       labels: np.ndarray, progenitors: list[str], seed: int,
+                       lineages: pd.DataFrame | None = None) -> dict:
     """Same-type share of links (predicted, input, co-expression of the scaled expression
-    ``x``), progenitor split, k-means ARI of the node features."""
+    ``x``), progenitor split (and the mean lineage weights of progenitors' partners, when
+    ``lineages`` holds per-cell lineage weights), k-means ARI of the node features."""
     coexpression = graphs.coexpression_graph(x, evaluation.edge_list(predicted).shape[0])
     found = {
         "same_type_share": {
@@ -82,6 +86,10 @@ def biological_metrics(model: GraphDiffVAE, x: np.ndarray, predicted: sp.csr_mat
             "predicted": evaluation.progenitor_links(predicted, labels, progenitors).to_dict(),
             "input": evaluation.progenitor_links(model.adjacency_, labels, progenitors).to_dict(),
         }
+        if lineages is not None and len(lineages.columns):
+            found["progenitor_partner_lineage_weights"] = {
+                name: evaluation.partner_lineages(graph, labels, progenitors, lineages).to_dict()
+                for name, graph in (("predicted", predicted), ("input", model.adjacency_))}
     return found
 
 
@@ -99,12 +107,17 @@ def main(argv: list[str] | None = None) -> int:
     progenitors = args.progenitors or PROGENITORS.get(args.dataset or "", [])
     if labels is not None and set(progenitors) - set(labels):
         raise InputError(f"progenitor type(s) {sorted(set(progenitors) - set(labels))} not in obs[{key!r}]")
-    graph = args.graph if args.graph in ("pearson", "knn") else "file"
     adjacency = None
-    if graph == "file":
+    if args.graph.startswith("obsp:"):
+        key_obsp = args.graph[len("obsp:"):]
+        if key_obsp not in adata.obsp:
+            raise InputError(f"no adata.obsp[{key_obsp!r}]; obsp keys: {list(adata.obsp)}")
+        adjacency = graphs.check_graph(adata.obsp[key_obsp], adata.n_obs, args.graph)
+    elif args.graph not in ("pearson", "knn"):
         adjacency = graphs.read_graph(args.graph, adata.n_obs, adata.obs_names)
-    model = GraphDiffVAE(args.hidden_dim, args.latent_dim, graph="pearson" if graph == "file" else graph,
-                         k=args.k)
+    model = GraphDiffVAE(args.hidden_dim, args.latent_dim,
+                         graph=args.graph if adjacency is None else "given", k=args.k,
+                         use_rep=args.use_rep)
     model.fit(adata, adjacency=adjacency, epochs=args.epochs, learning_rate=args.learning_rate,
               seed=args.seed, loss=args.loss, verbose=0 if args.quiet else 1, layer=args.layer)
     predicted = model.predict_links(k=args.k)
@@ -132,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     figures = {}
     if labels is not None:
         x = model.preprocessor_.transform(adata)
-        metrics.update(biological_metrics(model, x, predicted, labels, progenitors, args.seed))
+        lineages = adata.obs.filter(regex=r"^weight_lineage")
+        metrics.update(biological_metrics(model, x, predicted, labels, progenitors, args.seed,
+                                          lineages))
         order = np.argsort(labels, kind="stable")
         figures["links_tsne.png"] = plots.links_on_tsne(embedding, labels, predicted, progenitors)
         figures["adjacency.png"] = plots.adjacency_panels(model.adjacency_, predicted, labels, order)
@@ -174,6 +189,10 @@ def report(metrics: dict, args, figures: list[str]) -> str:
     if "progenitor_links" in metrics:
         split = pd.DataFrame(metrics["progenitor_links"]).fillna(0.0).round(3)
         lines += ["## Where do progenitors link to?", "", markdown_table(split), ""]
+    if "progenitor_partner_lineage_weights" in metrics:
+        weights = pd.DataFrame(metrics["progenitor_partner_lineage_weights"]).round(3)
+        lines += ["Mean lineage weights (slingshot) of the cells that progenitors link to:", "",
+                  markdown_table(weights), ""]
     lines += [f"![{f}]({f})\n" for f in figures]
     return "\n".join(lines) + "\n"
 

@@ -135,6 +135,8 @@ def test_command_line_on_paul15(tmp_path, data_dir, paul15):
     shares = metrics["same_type_share"]
     assert shares["input"] > shares["chance"] and shares["predicted"] > shares["chance"]
     assert set(metrics["progenitor_links"]["predicted"]) <= set(paul15.obs["celltype"])
+    lineage = metrics["progenitor_partner_lineage_weights"]["input"]
+    assert set(lineage) == {"weight_lineage1", "weight_lineage2"} and all(0 <= v <= 1 for v in lineage.values())
     stored = ad.read_h5ad(out / "graph_diffvae.h5ad")
     np.testing.assert_array_equal(stored.obsm["X_graph_diffvae"], np.load(out / "node_features.npy"))
     assert (sp.load_npz(out / "input_adjacency.npz") != stored.obsp["input_graph"]).nnz == 0
@@ -150,3 +152,33 @@ def test_command_line_refuses_a_bad_graph(tmp_path, data_dir, capsys):
             str(tmp_path / "g.npz"), "--out", str(tmp_path / "out")]
     assert train.main(args) == 2
     assert "shape (10, 10) but the data have 2660 cells" in capsys.readouterr().err
+
+
+def test_save_and_load_give_the_same_network(tmp_path, rng):
+    import tensorflow as tf
+
+    data, adjacency = planted(rng, n=60)
+    model = GraphDiffVAE(16, 4).fit(data, adjacency=adjacency, epochs=3, verbose=0, evaluate_links=False)
+    model.save(tmp_path / "bundle")
+    again = GraphDiffVAE.load(tmp_path / "bundle")
+    x = tf.constant(model.preprocessor_.transform(data))
+    a = _sparse_tensor(graphs.normalize(model.adjacency_))
+    np.testing.assert_array_equal(again.network_(x, a)[0].numpy(), model.network_(x, a)[0].numpy())
+    assert again.get_params() == model.get_params() and (again.adjacency_ != model.adjacency_).nnz == 0
+    assert (tmp_path / "bundle" / "model.keras").exists()
+
+
+def test_knn_graph_on_an_obsm_representation_and_obsp_adjacency(tmp_path, rng, capsys):
+    data, adjacency = planted(rng, n=60)
+    data.obsm["X_rep"] = rng.normal(size=(60, 5))
+    model = GraphDiffVAE(8, 2, graph="knn", k=3, use_rep="X_rep").fit(
+        data, epochs=1, verbose=0, evaluate_links=False)
+    np.testing.assert_array_equal(model.adjacency_.toarray(), graphs.knn_graph(data.obsm["X_rep"], 3).toarray())
+    data.obsp["given"] = adjacency
+    data.write_h5ad(tmp_path / "d.h5ad")
+    args = ["--data", str(tmp_path / "d.h5ad"), "--graph", "obsp:given", "--epochs", "2",
+            "--hidden-dim", "8", "--latent-dim", "2", "--out", str(tmp_path / "out"), "--quiet"]
+    assert train.main(args) == 0
+    assert (sp.load_npz(tmp_path / "out" / "input_adjacency.npz") != adjacency).nnz == 0
+    assert train.main([*args[:3], "obsp:missing", *args[4:]]) == 2
+    assert "no adata.obsp['missing']" in capsys.readouterr().err
