@@ -39,6 +39,6 @@ setup(
         "joblib>=1.3",
     ],
     extras_require={
-        "dev": ["pytest>=8", "jax[cpu]>=0.5"],
+        "dev": ["pytest>=8", "jax[cpu]>=0.5", "nbmake>=1.5", "ipykernel>=6", "nbformat>=5"],
     },
 )

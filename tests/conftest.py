@@ -8,10 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-os.environ.setdefault("DIFFVAE_DATA_DIR", str(SHARED_DATA))
-DATA_DIR = Path(os.environ["DIFFVAE_DATA_DIR"])
+DATA_DIR = Path(os.environ["DIFFVAE_DATA_DIR"])  # set by the conftest.py at the top
 
 
 @pytest.fixture(scope="session")
