@@ -22,21 +22,23 @@ def same_type_share(adjacency: sp.spmatrix, labels: Sequence) -> float:
     return float(np.mean(labels[edges[:, 0]] == labels[edges[:, 1]])) if len(edges) else float("nan")
 
 
-def progenitor_links(adjacency: sp.spmatrix, labels: Sequence, progenitors: Sequence[str]) -> pd.Series:
-    """Links from progenitor cells to cells of every non-progenitor type, as shares (sum 1)."""
+def progenitor_partners(adjacency: sp.spmatrix, labels: Sequence, progenitors: Sequence[str]) -> np.ndarray:
+    """For every link between a progenitor and a non-progenitor cell, the non-progenitor's index."""
     labels = np.asarray(labels).astype(str)
     edges = edge_list(adjacency)
     ends = np.concatenate([edges, edges[:, ::-1]])  # both directions: progenitor -> other
-    from_progenitor = np.isin(labels[ends[:, 0]], progenitors) & ~np.isin(labels[ends[:, 1]], progenitors)
-    counts = pd.Series(labels[ends[from_progenitor, 1]]).value_counts()
+    keep = np.isin(labels[ends[:, 0]], progenitors) & ~np.isin(labels[ends[:, 1]], progenitors)
+    return ends[keep, 1]
+
+
+def progenitor_links(adjacency: sp.spmatrix, labels: Sequence, progenitors: Sequence[str]) -> pd.Series:
+    """Links from progenitor cells to cells of every non-progenitor type, as shares (sum 1)."""
+    partners = progenitor_partners(adjacency, labels, progenitors)
+    counts = pd.Series(np.asarray(labels).astype(str)[partners]).value_counts()
     return (counts / counts.sum()).rename("share") if counts.sum() else counts.astype(float)
 
 
 def partner_lineages(adjacency: sp.spmatrix, labels: Sequence, progenitors: Sequence[str],
                      lineages: pd.DataFrame) -> pd.Series:
     """Mean of each lineage-weight column over the non-progenitor cells that progenitors link to."""
-    labels = np.asarray(labels).astype(str)
-    edges = edge_list(adjacency)
-    ends = np.concatenate([edges, edges[:, ::-1]])
-    keep = np.isin(labels[ends[:, 0]], progenitors) & ~np.isin(labels[ends[:, 1]], progenitors)
-    return lineages.iloc[ends[keep, 1]].mean()
+    return lineages.iloc[progenitor_partners(adjacency, labels, progenitors)].mean()

@@ -32,8 +32,9 @@ def block_rows(n: int, block_size: int | None) -> int:
     return block_size or max(1, (1 << 25) // max(n, 1))
 
 
-def _top_k_blocks(z: np.ndarray, k: int, absolute: bool, block_size: int | None):
-    """For each row, its k highest-scoring other rows (score: correlation or |correlation|)."""
+def top_k_pairs(z: np.ndarray, k: int, *, absolute: bool = False, block_size: int | None = None):
+    """For each row i, the k other rows j with the largest z_i . z_j (or |z_i . z_j|), computed
+    in row blocks; returns (rows, cols, scores)."""
     n = len(z)
     block_size = block_rows(n, block_size)
     rows, cols, vals = [], [], []
@@ -65,7 +66,7 @@ def pearson_graph(x: np.ndarray, k: int = 1, *, block_size: int | None = None) -
     x = np.asarray(x)
     if not 1 <= k < len(x):
         raise InputError(f"k must be between 1 and the number of cells - 1 ({len(x) - 1}), got {k}")
-    rows, cols, _ = _top_k_blocks(_standardise_rows(x), k, absolute=False, block_size=block_size)
+    rows, cols, _ = top_k_pairs(_standardise_rows(x), k, block_size=block_size)
     return symmetric_binary(rows, cols, len(x))
 
 
@@ -79,8 +80,8 @@ def coexpression_graph(x: np.ndarray, n_edges: int, *, block_size: int | None = 
     x = np.asarray(x)
     n = len(x)
     per_row = int(min(n - 1, max(1, np.ceil(4 * n_edges / n))))
-    rows, cols, vals = _top_k_blocks(_standardise_rows(x), per_row, absolute=True,
-                                     block_size=block_size)
+    rows, cols, vals = top_k_pairs(_standardise_rows(x), per_row, absolute=True,
+                                    block_size=block_size)
     pairs = pd.DataFrame({"i": np.minimum(rows, cols), "j": np.maximum(rows, cols), "v": vals})
     pairs = pairs[pairs["i"] != pairs["j"]].drop_duplicates(["i", "j"])
     best = pairs.nlargest(n_edges, "v")

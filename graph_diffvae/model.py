@@ -137,17 +137,8 @@ def link_metrics(z: np.ndarray, edges: np.ndarray, non_edges: np.ndarray) -> dic
 def top_partners(z: np.ndarray, k: int = 1, *, block_size: int | None = None) -> sp.csr_matrix:
     """Predicted links: each cell to the ``k`` other cells with the largest z_i . z_j (the most
     probable links), undirected; computed in row blocks, never N x N at once."""
-    n = len(z)
-    block_size = graphs.block_rows(n, block_size)
-    rows, cols = [], []
-    for start in range(0, n, block_size):
-        block = z[start:start + block_size] @ z.T
-        idx = np.arange(start, min(start + block_size, n))
-        block[idx - start, idx] = -np.inf
-        top = np.argpartition(-block, kth=k - 1, axis=1)[:, :k]
-        rows.append(np.repeat(idx, k))
-        cols.append(top.ravel())
-    return graphs.symmetric_binary(np.concatenate(rows), np.concatenate(cols), n)
+    rows, cols, _ = graphs.top_k_pairs(np.asarray(z), k, block_size=block_size)
+    return graphs.symmetric_binary(rows, cols, len(z))
 
 
 class GraphDiffVAE:
