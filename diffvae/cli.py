@@ -47,6 +47,9 @@ def command(prog: str) -> Callable:
     def decorate(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
         @functools.wraps(main)
         def wrapper(argv: list[str] | None = None) -> int:
+            import matplotlib
+
+            matplotlib.use("Agg")  # commands only write figures to files; never open windows
             try:
                 return main(argv)
             except (InputError, FileNotFoundError, FileExistsError) as exc:

@@ -67,9 +67,6 @@ def make_model(args: argparse.Namespace) -> LatentModel:
 
 def plot_history(history: pd.DataFrame):
     """Loss curves: total loss and each term, training and validation."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     terms = [c for c in history.columns if not c.startswith("val_")]

@@ -3,14 +3,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import scipy.sparse as sp
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import scipy.sparse as sp  # noqa: E402
-
-from .evaluation import edge_list  # noqa: E402
+from .evaluation import edge_list
 
 COEXPRESSION_LIMIT = 5000  # the co-expression figure is an N x N image
 
