@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import warnings
 
-import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 

@@ -30,6 +30,27 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder holding local copies of datasets (default $DIFFVAE_DATA_DIR)")
 
 
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--model BUNDLE`` or train DiffVAE with the paper's settings (``--epochs``, ``--latent-dim``)."""
+    parser.add_argument("--model", type=Path, metavar="BUNDLE",
+                        help="a saved model bundle; default: train DiffVAE with the paper's settings")
+    parser.add_argument("--epochs", type=int, default=100, help="when training (default 100)")
+    parser.add_argument("--latent-dim", type=int, default=50, help="when training (default 50)")
+
+
+def load_or_train(args: argparse.Namespace, adata: ad.AnnData):
+    """The ``--model`` bundle, or DiffVAE trained on ``adata`` and saved to ``<out>/model``."""
+    from .models import DiffVAE, LatentModel
+
+    if args.model is not None:
+        return LatentModel.load(args.model)
+    model = DiffVAE(latent_dim=args.latent_dim).fit(
+        adata, epochs=args.epochs, seed=args.seed, layer=args.layer,
+        verbose=0 if args.quiet else "auto")
+    model.save(args.out / "model", overwrite=True)
+    return model
+
+
 def load_input(args: argparse.Namespace) -> ad.AnnData:
     """The AnnData that ``--dataset`` / ``--data`` name."""
     from .datasets import load_dataset

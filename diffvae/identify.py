@@ -23,10 +23,11 @@ import pandas as pd
 from ._files import atomic_path
 from .analysis import MARKER_SETS, plots
 from .analysis.pipeline import CLUSTERERS, SPACES, Identification, identify_cell_types
-from .cli import add_data_arguments, command, load_input, save_figure, write_csv, write_h5ad
+from .cli import (add_data_arguments, add_model_arguments, command, load_input, load_or_train,
+                  save_figure, write_csv, write_h5ad)
 from .datasets import label_key as dataset_label_key
 from .errors import InputError
-from .models import DiffVAE, LatentModel
+from .models import LatentModel
 
 FIGURES = {
     "tsne.png": "t-SNE of mu coloured by cluster and by reference label (Fig. 1b)",
@@ -41,10 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m diffvae.identify", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_arguments(parser)
-    parser.add_argument("--model", type=Path, metavar="BUNDLE",
-                        help="a saved model bundle; default: train DiffVAE with the paper's settings")
-    parser.add_argument("--epochs", type=int, default=100, help="when training (default 100)")
-    parser.add_argument("--latent-dim", type=int, default=50, help="when training (default 50)")
+    add_model_arguments(parser)
     parser.add_argument("--clusterer", choices=CLUSTERERS, default="kmeans")
     parser.add_argument("--n-clusters", type=int,
                         help="k for k-means (default: the number of reference types)")
@@ -173,13 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.clusterer == "kmeans" and args.n_clusters is None and labels is None:
         raise InputError("k-means needs --n-clusters when the data have no reference labels")
     markers = args.markers or adata.uns.get("diffvae_dataset", {}).get("markers") or None
-    if args.model is not None:
-        model = LatentModel.load(args.model)
-    else:
-        model = DiffVAE(latent_dim=args.latent_dim).fit(
-            adata, epochs=args.epochs, seed=args.seed, layer=args.layer,
-            verbose=0 if args.quiet else "auto")
-        model.save(args.out / "model", overwrite=True)
+    model = load_or_train(args, adata)
     result = identify_cell_types(
         adata, model, labels=labels, clusterer=args.clusterer, n_clusters=args.n_clusters,
         eps=args.eps, min_samples=args.min_samples, cluster_on=args.cluster_on, markers=markers,

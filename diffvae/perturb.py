@@ -26,19 +26,17 @@ from ._files import atomic_path
 from .analysis import UNKNOWN, plots, tsne
 from .analysis.pipeline import identify_cell_types
 from .classifier import CellStateClassifier
-from .cli import add_data_arguments, command, load_input, markdown_table, save_figure, write_csv
+from .cli import (add_data_arguments, add_model_arguments, command, load_input, load_or_train,
+                  markdown_table, save_figure, write_csv)
 from .datasets import label_key as dataset_label_key
 from .errors import InputError
-from .models import DiffVAE, LatentModel
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m diffvae.perturb", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_arguments(parser)
-    parser.add_argument("--model", type=Path, metavar="BUNDLE",
-                        help="a saved DiffVAE bundle; default: train one with the paper's settings")
-    parser.add_argument("--epochs", type=int, default=100, help="DiffVAE epochs when training")
+    add_model_arguments(parser)
     parser.add_argument("--label-key", help="obs column of cell types (default: the dataset's)")
     parser.add_argument("--groups", choices=["label", "cluster"], default="label",
                         help="cell types from the reference labels, or from the identification "
@@ -106,12 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     verbose = 0 if args.quiet else "auto"
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    if args.model is not None:
-        model = LatentModel.load(args.model)
-    else:
-        model = DiffVAE(latent_dim=50).fit(adata, epochs=args.epochs, seed=args.seed,
-                                           layer=args.layer, verbose=verbose)
-        model.save(out / "model", overwrite=True)
+    model = load_or_train(args, adata)
     groups, sources, targets = _groups(adata, args, model)
     x = model.preprocess(adata, layer=args.layer)
     mu = model.transform(adata, layer=args.layer)

@@ -4,7 +4,6 @@ import json
 import anndata as ad
 import numpy as np
 import pandas as pd
-import pytest
 
 from diffvae import identify
 from diffvae.analysis import majority_mapping

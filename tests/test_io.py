@@ -1,5 +1,4 @@
 """Readers for the formats users have."""
-import gzip
 
 import anndata as ad
 import numpy as np
