@@ -98,7 +98,7 @@ class Preprocessor:
         log_x = self._log_normalise(adata.X)
         genes = np.asarray(adata.var_names.astype(str))
         if self.n_top_genes is not None and self.n_top_genes < len(genes):
-            keep = _highly_variable(log_x, genes, self.n_top_genes)
+            keep = highly_variable(log_x, genes, self.n_top_genes)
             log_x, genes = log_x[:, keep], genes[keep]
         dense = _dense(log_x)
         self.genes_ = genes.tolist()
@@ -193,11 +193,11 @@ def _dense(matrix) -> np.ndarray:
     return (matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)).astype(np.float32)
 
 
-def _highly_variable(log_x, genes: np.ndarray, n_top_genes: int) -> np.ndarray:
+def highly_variable(log_x, genes, n_top_genes: int) -> np.ndarray:
     """Mask of the ``n_top_genes`` genes with the highest normalised dispersion (Seurat's rule)."""
     import scanpy as sc  # imported lazily: slow, and only needed for gene selection
 
-    tmp = ad.AnnData(log_x, var=pd.DataFrame(index=genes))
+    tmp = ad.AnnData(log_x, var=pd.DataFrame(index=np.asarray(genes, dtype=str)))
     sc.pp.highly_variable_genes(tmp, flavor="seurat")
     # Rank ourselves: scanpy's own cut-off keeps ties, so it can return more than n genes.
     dispersion = np.nan_to_num(tmp.var["dispersions_norm"].to_numpy(), nan=-np.inf)

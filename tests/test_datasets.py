@@ -123,5 +123,41 @@ def test_synthetic_is_seeded_and_labelled():
 
 
 def test_unknown_dataset():
-    with pytest.raises(InputError, match="unknown dataset 'pancreas'"):
-        datasets.load_dataset("pancreas")
+    with pytest.raises(InputError, match="unknown dataset 'human_blood'"):
+        datasets.load_dataset("human_blood")
+
+
+def _pancreas_dir(tmp_path, rng, implicit_index=True):
+    """A STAND-IN of the two pancreas files in their published layout: the GEO matrix (genes x
+    cells, tab-separated, gzipped, header one field shorter, genes named SYMBOL__chrN) and the
+    annotation (a one-field header line, then "cell type" lines, whitespace-separated)."""
+    import gzip
+
+    folder = tmp_path / "pancreas"
+    folder.mkdir()
+    cells = [f"D{d}-{p}_{i}" for d in (28, 29) for p in (1, 2) for i in range(1, 4)]
+    genes = [f"G{g}__chr{g % 22 + 1}" for g in range(30)] + ["G0__chr7"]  # a repeated symbol
+    values = np.round(rng.gamma(0.5, 3.0, (len(genes), len(cells))), 3)
+    header = "\t".join(cells) if implicit_index else "\t".join(["gene", *cells])
+    lines = [header] + ["\t".join([g, *map(str, row)]) for g, row in zip(genes, values)]
+    with gzip.open(folder / "GSE85241_cellsystems_dataset_4donors_updated.csv.gz", "wt") as out:
+        out.write("\n".join(lines) + "\n")
+    types = ["alpha", "beta", "duct", "pp", "acinar", "delta"] * 2
+    annotated = [(c.replace("-", "."), t) for c, t in zip(cells, types)][:-2]  # 2 unannotated
+    (folder / "cell_type_annotation_Cels2016.csv").write_text(
+        "x\n" + "".join(f"{c}\t{t}\n" for c, t in annotated))
+    return cells, genes, values
+
+
+@pytest.mark.parametrize("implicit_index", [True, False])
+def test_pancreas_loader_on_stand_in_files(tmp_path, rng, implicit_index):
+    cells, genes, values = _pancreas_dir(tmp_path, rng, implicit_index)
+    adata = datasets.pancreas(data_dir=tmp_path, download=False, n_top_genes=None)
+    assert adata.shape == (10, 31) and datasets.label_key(adata) == "cell_type"
+    assert list(adata.obs_names) == [c.replace("-", ".") for c in cells[:10]]
+    np.testing.assert_allclose(adata.X, np.log1p(values.T[:10]), rtol=1e-5)
+    assert adata.var_names[0] == "G0" and adata.var_names.is_unique
+    assert set(adata.obs["cell_type"]) == {"alpha", "beta", "ductal", "gamma", "acinar", "delta"}
+    assert set(adata.obs["donor"]) == {"D28", "D29"}
+    top = datasets.pancreas(data_dir=tmp_path, download=False, n_top_genes=8)
+    assert top.n_vars == 8 and set(top.var_names) <= set(adata.var_names)
