@@ -251,7 +251,6 @@ class GraphDiffVAE:
                 rows[-1].update({f"val_{k}": v for k, v in link_metrics(z, *self._validation).items()})
             progress.update(epoch + 1, [(k, v) for k, v in rows[-1].items()])
         self.history_ = pd.DataFrame(rows).rename_axis("epoch")
-        self._features, self._a_norm = features, a_norm
         self.node_features_ = self._embed(features, a_norm)
         self.mu_ = self.network_(features, a_norm)[1].numpy()
         if evaluate_links:
