@@ -33,6 +33,9 @@ _TRADESEQ = "https://raw.githubusercontent.com/statOmics/tradeSeq/master/data/"
 _DIFFVAE = "https://raw.githubusercontent.com/ioanabica/DiffVAE/master/data/Zebrafish/"
 _MURARO_MATRIX = "GSE85241_cellsystems_dataset_4donors_updated.csv.gz"
 _MURARO_TYPES = "cell_type_annotation_Cels2016.csv"
+_VELTEN = "https://ftp.ncbi.nlm.nih.gov/geo/series/GSE75nnn/GSE75478/suppl/"
+_VELTEN_COUNTS = "GSE75478_transcriptomics_raw_filtered_{}.csv.gz"
+_VELTEN_FACS = "GSE75478_transcriptomics_facs_indeces_filtered_{}.csv.gz"
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class DatasetInfo:
     description: str
     source: str
     licence: str
+    #: the obs column with reference labels ("" when the dataset has none)
     label_key: str
     files: tuple[RemoteFile, ...] = field(default=())
     #: the shipped marker set (see diffvae.analysis.markers) that fits the dataset
@@ -102,6 +106,15 @@ REGISTRY: dict[str, DatasetInfo] = {
                         "suppl/" + _MURARO_MATRIX),
              RemoteFile(_MURARO_TYPES, "https://s3.amazonaws.com/scrnaseq-public-datasets/"
                         "manual-data/muraro/" + _MURARO_TYPES))),
+        DatasetInfo(
+            "human_blood",
+            "Velten et al. 2017 human bone-marrow haematopoietic stem and progenitor cells "
+            "(index-sorted, GEO GSE75478), individual 1 (the paper: 1034 cells), log-normalised "
+            "counts, the 700 most variable genes as the paper; FACS index intensities in obs",
+            "GEO GSE75478 supplementary files", "GEO data: public", "",
+            tuple(RemoteFile(pattern.format(who), _VELTEN + pattern.format(who))
+                  for who in ("I1", "I2") for pattern in (_VELTEN_COUNTS, _VELTEN_FACS)),
+            markers="human_hspc"),
         DatasetInfo(
             "synthetic",
             "SYNTHETIC branching differentiation: progenitors -> n_branches mature types, "
@@ -308,6 +321,52 @@ def pancreas(*, data_dir: str | os.PathLike | None = None, download: bool = True
     return _tag(adata, "pancreas")
 
 
+def human_blood(*, data_dir: str | os.PathLike | None = None, download: bool = True,
+                individual: str = "I1", n_top_genes: int | None = 700) -> ad.AnnData:
+    """Velten et al. 2017 human haematopoietic stem and progenitor cells of one ``individual``.
+
+    The GEO count matrix is genes x cells (comma-separated, gene names such as
+    ``KEL (ENSG00000197993)``, cell ids in the header) of cells that passed the authors' quality
+    control. Genes are named by symbol (made unique) with the Ensembl id in ``var``; the counts
+    are kept in ``layers["counts"]``; ``X`` is ``log1p`` of the counts normalised to the median
+    library size and, as in the paper, holds the ``n_top_genes`` most variable genes (``None``:
+    all). The FACS index file (markers x cells) adds one numeric ``obs`` column per index
+    channel, named as in the file (NaN for a cell without index data). The dataset has no
+    reference cell types: the paper notes that its cells form a continuum.
+    """
+    from .preprocessing import highly_variable, log_normalize
+
+    if individual not in ("I1", "I2"):
+        raise InputError(f"human_blood: individual must be 'I1' or 'I2', got {individual!r}")
+    count_file, facs_file = _VELTEN_COUNTS.format(individual), _VELTEN_FACS.format(individual)
+    paths = fetch("human_blood", data_dir=data_dir, download=download,
+                  files=(count_file, facs_file))
+    table = pd.read_csv(paths[count_file], index_col=0)
+    if table.empty:
+        raise InputError(f"{paths[count_file]}: no counts (expected a genes x cells table)")
+    counts = table.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float32).T
+    bad = ~np.isfinite(counts) | (counts < 0)
+    if bad.any():
+        cell, gene = np.argwhere(bad)[0]
+        raise InputError(f"{paths[count_file]}: value {table.iat[gene, cell]} at cell "
+                         f"{table.columns[cell]!r}, gene {table.index[gene]!r} is not a count")
+    names = pd.Series(table.index.astype(str)).str.extract(r"^\s*(.*?)\s*(?:\((ENS[^)]*)\))?\s*$")
+    var = pd.DataFrame({"ensembl_id": names[1].fillna("").to_numpy()},
+                       index=pd.Index(names[0].to_numpy(), name=None))
+    obs = pd.DataFrame({"individual": individual}, index=pd.Index(table.columns.astype(str)))
+    facs = pd.read_csv(paths[facs_file], index_col=0).T
+    facs.index = facs.index.astype(str)
+    if not obs.index.isin(facs.index).any():
+        raise InputError(f"{paths[facs_file]}: none of its cells is in {count_file}")
+    for channel in facs.columns:
+        obs[str(channel)] = pd.to_numeric(facs[channel], errors="coerce").reindex(obs.index)
+    adata = ad.AnnData(log_normalize(counts), obs=obs, var=var, layers={"counts": counts})
+    adata.var_names_make_unique()
+    if n_top_genes is not None and n_top_genes < adata.n_vars:
+        adata = adata[:, highly_variable(adata.X, adata.var_names, n_top_genes)].copy()
+    return _tag(adata, "human_blood")
+
+
 def synthetic(n_cells: int = 2000, n_genes: int = 500, n_branches: int = 3, *, seed: int = 0,
               progenitor_fraction: float = 0.2, dispersion: float = 5.0) -> ad.AnnData:
     """SYNTHETIC data: a simulated branching differentiation, for unit tests and scaling runs.
@@ -350,6 +409,7 @@ LOADERS: dict[str, Callable[..., ad.AnnData]] = {
     "paul15_tradeseq": paul15_tradeseq,
     "zebrafish": zebrafish,
     "pancreas": pancreas,
+    "human_blood": human_blood,
     "synthetic": synthetic,
 }
 

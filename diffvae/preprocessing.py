@@ -160,15 +160,22 @@ class Preprocessor:
         return np.clip((dense - self.min_) / self._range(), 0.0, 1.0).astype(np.float32)
 
     def _log_normalise(self, matrix):
-        if not self.normalize_:
-            return matrix
-        totals = np.asarray(matrix.sum(axis=1)).ravel()
-        factors = np.divide(self.target_sum_, totals, out=np.zeros_like(totals, dtype=float),
-                            where=totals > 0)
-        if sp.issparse(matrix):
-            scaled = sp.diags(factors.astype(np.float32)) @ sp.csr_matrix(matrix, dtype=np.float32)
-            return scaled.log1p()
-        return np.log1p(np.asarray(matrix, dtype=np.float32) * factors[:, None].astype(np.float32))
+        return log_normalize(matrix, self.target_sum_) if self.normalize_ else matrix
+
+
+def log_normalize(counts, target_sum: float | None = None):
+    """``log1p`` of counts scaled to ``target_sum`` per cell (``None``: the median library size).
+
+    Cells without counts stay at 0. Sparse input stays sparse; the result is float32.
+    """
+    totals = np.asarray(counts.sum(axis=1), dtype=float).ravel()
+    if target_sum is None:
+        target_sum = float(np.median(totals[totals > 0])) if (totals > 0).any() else 1.0
+    factors = np.divide(target_sum, totals, out=np.zeros_like(totals), where=totals > 0)
+    if sp.issparse(counts):
+        scaled = sp.diags(factors.astype(np.float32)) @ sp.csr_matrix(counts, dtype=np.float32)
+        return scaled.log1p()
+    return np.log1p(np.asarray(counts, dtype=np.float32) * factors[:, None].astype(np.float32))
 
 
 def align_genes(adata: ad.AnnData, genes: Sequence[str], source: str = "data"):

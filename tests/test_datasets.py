@@ -1,6 +1,7 @@
 """Dataset registry and loaders, tested offline on the mirrored real data."""
 import dataclasses
 import os
+import re
 
 import numpy as np
 import pandas as pd
@@ -123,8 +124,8 @@ def test_synthetic_is_seeded_and_labelled():
 
 
 def test_unknown_dataset():
-    with pytest.raises(InputError, match="unknown dataset 'human_blood'"):
-        datasets.load_dataset("human_blood")
+    with pytest.raises(InputError, match="unknown dataset 'mouse_brain'"):
+        datasets.load_dataset("mouse_brain")
 
 
 def _pancreas_dir(tmp_path, rng, implicit_index=True):
@@ -161,3 +162,61 @@ def test_pancreas_loader_on_stand_in_files(tmp_path, rng, implicit_index):
     assert set(adata.obs["donor"]) == {"D28", "D29"}
     top = datasets.pancreas(data_dir=tmp_path, download=False, n_top_genes=8)
     assert top.n_vars == 8 and set(top.var_names) <= set(adata.var_names)
+
+
+def _human_blood_dir(tmp_path, rng, individual="I1"):
+    """A STAND-IN of the two Velten et al. files of one individual in their published layout:
+    counts (genes x cells, comma-separated, gzipped, genes named "SYMBOL (ENSG...)", quoted cell
+    ids in the header) and FACS index values (channels x cells; one cell has no index data)."""
+    import gzip
+
+    folder = tmp_path / "human_blood"
+    folder.mkdir(exist_ok=True)
+    cells = [f"{individual}_plate{p}_{w}" for p in (1, 2) for w in ("A1", "B7", "C12")]
+    genes = [f"G{g} (ENSG{g:011d})" for g in range(24)] + ["G3 (ENSG99999999999)"]
+    counts = rng.poisson(rng.gamma(0.6, 8.0, (len(genes), len(cells))))
+    counts[:, 0] += 5  # no empty cell
+    with gzip.open(folder / f"GSE75478_transcriptomics_raw_filtered_{individual}.csv.gz", "wt") as out:
+        out.write(",".join(['""', *(f'"{c}"' for c in cells)]) + "\n")
+        out.writelines(",".join([f'"{g}"', *map(str, row)]) + "\n" for g, row in zip(genes, counts))
+    channels = ["FACS_Lin", "FACS_cd34", "FACS_cd38", "FACS_cd45RA"]
+    facs = np.round(rng.normal(500.0, 800.0, (len(channels), len(cells) - 1)), 2)
+    with gzip.open(folder / f"GSE75478_transcriptomics_facs_indeces_filtered_{individual}.csv.gz",
+                   "wt") as out:
+        out.write(",".join(['""', *(f'"{c}"' for c in cells[1:])]) + "\n")
+        out.writelines(",".join([f'"{c}"', *map(str, row)]) + "\n" for c, row in zip(channels, facs))
+    return cells, genes, counts, channels, facs
+
+
+def test_human_blood_loader_on_stand_in_files(tmp_path, rng):
+    cells, genes, counts, channels, facs = _human_blood_dir(tmp_path, rng)
+    adata = datasets.human_blood(data_dir=tmp_path, download=False, n_top_genes=None)
+    assert adata.shape == (6, 25) and list(adata.obs_names) == cells
+    assert datasets.label_key(adata) is None  # a continuum: no reference types
+    assert adata.uns["diffvae_dataset"]["markers"] == "human_hspc"
+    np.testing.assert_array_equal(adata.layers["counts"], counts.T)
+    totals = counts.sum(axis=0)
+    expected = np.log1p(counts.T / totals[:, None] * np.median(totals))
+    np.testing.assert_allclose(adata.X, expected, rtol=1e-5)
+    assert adata.var_names[0] == "G0" and adata.var_names.is_unique and "G3-1" in adata.var_names
+    assert adata.var.loc["G5", "ensembl_id"] == "ENSG00000000005"
+    assert list(adata.obs.columns) == ["individual", *channels]
+    assert np.isnan(adata.obs.loc[cells[0], channels].to_numpy(dtype=float)).all()
+    np.testing.assert_allclose(adata.obs.loc[cells[1:], channels].to_numpy(), facs.T)
+    top = datasets.human_blood(data_dir=tmp_path, download=False, n_top_genes=10)
+    assert top.n_vars == 10 and set(top.var_names) <= set(adata.var_names)
+    np.testing.assert_array_equal(top.layers["counts"], adata[:, top.var_names].layers["counts"])
+
+
+def test_human_blood_loader_errors(tmp_path, rng):
+    with pytest.raises(InputError, match="individual must be 'I1' or 'I2'"):
+        datasets.human_blood(data_dir=tmp_path, download=False, individual="I3")
+    with pytest.raises(InputError, match="GSE75478_transcriptomics_raw_filtered_I2.csv.gz"):
+        datasets.human_blood(data_dir=tmp_path, download=False, individual="I2")
+    cells, genes, *_ = _human_blood_dir(tmp_path, rng, "I2")
+    path = tmp_path / "human_blood" / "GSE75478_transcriptomics_raw_filtered_I2.csv.gz"
+    table = pd.read_csv(path, index_col=0)
+    table.iloc[2, 4] = -1
+    table.to_csv(path)
+    with pytest.raises(InputError, match=re.escape(f"value -1 at cell '{cells[4]}', gene '{genes[2]}'")):
+        datasets.human_blood(data_dir=tmp_path, download=False, individual="I2")

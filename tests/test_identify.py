@@ -4,6 +4,7 @@ import json
 import anndata as ad
 import numpy as np
 import pandas as pd
+import pytest
 
 from diffvae import identify
 from diffvae.analysis import majority_mapping
@@ -32,6 +33,17 @@ def test_marker_mapping_names_the_paul15_clusters(paul15, paul15_model):
     # the cluster that holds most neutrophils is named Neutrophils
     assert names[table["Neutrophils"].idxmax()] == "Neutrophils"
     assert result.metrics["overlap_markers"] > 0.4 and result.metrics["ari"] > 0.2
+
+
+def test_markers_absent_from_the_data_leave_clusters_unnamed(paul15, paul15_model):
+    model, _ = paul15_model
+    labels = paul15.obs["celltype"].astype(str).to_numpy()
+    with pytest.warns(UserWarning, match="none of the 29 marker genes .* among the data's 240"):
+        result = identify_cell_types(paul15, model, labels=labels, markers="human_hspc",
+                                     cluster_on="latent", n_clusters=7, seed=0)
+    assert result.mapping is None and "overlap_markers" not in result.metrics
+    assert result.cluster_names == {c: str(c) for c in np.unique(result.clusters)}
+    assert result.metrics["n_clusters"] == 7
 
 
 def test_identify_command_on_paul15_with_a_saved_model(paul15_model, tmp_path, data_dir):

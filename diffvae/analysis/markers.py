@@ -1,7 +1,8 @@
 """Mapping clusters to cell types from marker genes (the paper's last identification step).
 
 Shipped marker sets: ``zebrafish_blood`` (the paper's), ``mouse_myeloid`` (well-known markers
-present among paul15_tradeseq's 240 genes) and ``human_blood`` (present in pbmc68k_reduced).
+present among paul15_tradeseq's 240 genes), ``human_blood`` (present in pbmc68k_reduced) and
+``human_hspc`` (lineage markers of human bone-marrow progenitors, for the human_blood dataset).
 Users pass their own as a dict (cell type -> genes) or a CSV with columns ``cell_type,gene``.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pandas as pd
 
 from ..errors import InputError
 
-MARKER_SETS = ("zebrafish_blood", "mouse_myeloid", "human_blood")
+MARKER_SETS = ("zebrafish_blood", "mouse_myeloid", "human_blood", "human_hspc")
 UNKNOWN = "unknown"
 
 
@@ -79,6 +80,8 @@ def map_clusters(scores: pd.DataFrame, *, min_score: float = 0.5) -> pd.DataFram
     average, not in the upper half of their range across clusters). Returns one row per cluster
     with the chosen type, its scores, and the runner-up type and score (how clear the call is).
     """
+    columns = ["cluster", "cell_type", "best_type", "score", "mean_expression", "weight_overlap",
+               "runner_up", "runner_up_score"]
     rows = []
     for cluster, group in scores.dropna(subset=["score"]).groupby("cluster", sort=True):
         ranked = group.sort_values("score", ascending=False, kind="stable")
@@ -90,4 +93,4 @@ def map_clusters(scores: pd.DataFrame, *, min_score: float = 0.5) -> pd.DataFram
                      "weight_overlap": best["weight_overlap"],
                      "runner_up": None if second is None else second["cell_type"],
                      "runner_up_score": np.nan if second is None else second["score"]})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=columns)

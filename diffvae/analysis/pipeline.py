@@ -6,6 +6,7 @@ genes -> agreement with reference labels, when there are any.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -99,7 +100,13 @@ def identify_cell_types(
         high_weight = {c: g["gene"].tolist() for c, g in per_cluster.groupby("cluster")}
         result.marker_scores = marker_module.score_clusters(expression, gene_names, clusters,
                                                             result.markers, high_weight)
-        result.mapping = marker_module.map_clusters(result.marker_scores, min_score=min_score)
+        if result.marker_scores["markers_found"].any():
+            result.mapping = marker_module.map_clusters(result.marker_scores, min_score=min_score)
+        else:
+            listed = [g for gs in result.markers.values() for g in gs]
+            warnings.warn(f"none of the {len(listed)} marker genes (for example {listed[:4]}) is "
+                          f"among the data's {len(gene_names)} genes; clusters keep their numbers",
+                          UserWarning, stacklevel=2)
     if labels is not None:
         result.metrics = _agreement(result)
     return result
