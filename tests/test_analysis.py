@@ -34,6 +34,40 @@ def test_ari_perfect_and_shuffled(rng):
     assert abs(analysis.ari(labels, rng.permutation(labels))) < 0.02
 
 
+def test_silhouette_matches_its_formula_and_ignores_noise(rng):
+    x, groups = blobs(rng, n_per=15)
+    clusters = groups.copy()
+    clusters[:3] = analysis.NOISE  # noise cells do not count
+    kept = clusters != analysis.NOISE
+    distances = np.linalg.norm(x[kept, None] - x[None, kept], axis=-1)
+    c = clusters[kept]
+    widths = []
+    for i in range(len(c)):
+        same = (c == c[i]) & (np.arange(len(c)) != i)
+        a = distances[i, same].mean()
+        b = min(distances[i, c == other].mean() for other in set(c.tolist()) - {c[i]})
+        widths.append((b - a) / max(a, b))
+    assert analysis.silhouette(x, clusters) == pytest.approx(np.mean(widths))
+    assert analysis.silhouette(x, clusters) > 0.8  # well-separated blobs
+    assert abs(analysis.silhouette(x, rng.permutation(groups))) < 0.1  # clusters cut at random
+    assert np.isnan(analysis.silhouette(x, np.where(groups == 0, 0, analysis.NOISE)))
+
+
+def test_values_on_embedding_draws_one_panel_per_value(rng):
+    from diffvae.analysis import plots
+
+    embedding = rng.normal(size=(30, 2))
+    facs = rng.normal(size=30)
+    facs[:4] = np.nan
+    fig = plots.values_on_embedding(embedding, {"CD34": facs, "CD38": facs * 2, "GATA1": facs},
+                                    ncols=2)
+    titled = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in titled] == ["CD34", "CD38", "GATA1"]
+    grey, coloured = titled[0].collections
+    assert len(grey.get_offsets()) == 4 and len(coloured.get_offsets()) == 26
+    np.testing.assert_allclose(coloured.get_array(), facs[4:])
+
+
 def test_dimension_scores_on_a_hand_made_latent():
     # dim 0: mean 2, sd 2 over [0, 0, 0, 4, 4, 4] -> every cell is extreme (|z - 2| = 2 >= sd)
     # dim 1: [0, 0, 0, 0, 0, 6] -> mean 1, sd ~2.236: only the last cell is extreme

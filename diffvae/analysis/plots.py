@@ -33,6 +33,27 @@ def tsne_panels(embedding: np.ndarray, clusters: Sequence, labels: Sequence | No
     return fig
 
 
+def values_on_embedding(embedding: np.ndarray, values: Mapping[str, Sequence[float]], *,
+                        ncols: int = 4, cmap: str = "viridis"):
+    """One panel per named continuous value (a gene, a FACS channel, pseudotime) on the 2-D
+    embedding, as ``sc.pl.embedding(color=[...])``; NaN (no measurement) is drawn grey."""
+    names = list(values)
+    ncols = max(1, min(ncols, len(names)))
+    nrows = -(-len(names) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.2 * nrows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        colour = np.asarray(values[name], dtype=float)
+        known = np.isfinite(colour)
+        ax.scatter(*embedding[~known].T, s=3, color="lightgrey", rasterized=True)
+        points = ax.scatter(*embedding[known].T, s=3, c=colour[known], cmap=cmap, rasterized=True)
+        fig.colorbar(points, ax=ax, shrink=0.8)
+        ax.set(title=name, xticks=[], yticks=[])
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
 def dimension_heatmap(scores: pd.DataFrame, top_dims: Mapping, *, relative: bool = False):
     """Clusters x latent dimensions: share of each dimension's extreme cells in each cluster;
     the cluster's top dimensions are outlined."""
