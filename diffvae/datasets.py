@@ -330,9 +330,9 @@ def human_blood(*, data_dir: str | os.PathLike | None = None, download: bool = T
     control. Genes are named by symbol (made unique) with the Ensembl id in ``var``; the counts
     are kept in ``layers["counts"]``; ``X`` is ``log1p`` of the counts normalised to the median
     library size and, as in the paper, holds the ``n_top_genes`` most variable genes (``None``:
-    all). The FACS index file (markers x cells) adds one numeric ``obs`` column per index
-    channel, named as in the file (NaN for a cell without index data). The dataset has no
-    reference cell types: the paper notes that its cells form a continuum.
+    all). The FACS index file (channels x cells) adds one ``obs`` column per row, named as in the
+    file: numeric for the index channels (NaN for a cell without index data), text otherwise.
+    The dataset has no reference cell types: the paper notes that its cells form a continuum.
     """
     from .preprocessing import highly_variable, log_normalize
 
@@ -359,7 +359,10 @@ def human_blood(*, data_dir: str | os.PathLike | None = None, download: bool = T
     if not obs.index.isin(facs.index).any():
         raise InputError(f"{paths[facs_file]}: none of its cells is in {count_file}")
     for channel in facs.columns:
-        obs[str(channel)] = pd.to_numeric(facs[channel], errors="coerce").reindex(obs.index)
+        values = pd.to_numeric(facs[channel], errors="coerce")
+        if values.count() < facs[channel].count():  # not a numeric channel: keep the text
+            values = facs[channel].astype("category")
+        obs[str(channel)] = values.reindex(obs.index)
     adata = ad.AnnData(log_normalize(counts), obs=obs, var=var, layers={"counts": counts})
     adata.var_names_make_unique()
     if n_top_genes is not None and n_top_genes < adata.n_vars:

@@ -185,6 +185,7 @@ def _human_blood_dir(tmp_path, rng, individual="I1"):
                    "wt") as out:
         out.write(",".join(['""', *(f'"{c}"' for c in cells[1:])]) + "\n")
         out.writelines(",".join([f'"{c}"', *map(str, row)]) + "\n" for c, row in zip(channels, facs))
+        out.write(",".join(['"sort"', *(f'"gate{i % 2}"' for i in range(len(cells) - 1))]) + "\n")
     return cells, genes, counts, channels, facs
 
 
@@ -200,7 +201,8 @@ def test_human_blood_loader_on_stand_in_files(tmp_path, rng):
     np.testing.assert_allclose(adata.X, expected, rtol=1e-5)
     assert adata.var_names[0] == "G0" and adata.var_names.is_unique and "G3-1" in adata.var_names
     assert adata.var.loc["G5", "ensembl_id"] == "ENSG00000000005"
-    assert list(adata.obs.columns) == ["individual", *channels]
+    assert list(adata.obs.columns) == ["individual", *channels, "sort"]
+    assert adata.obs["sort"].tolist()[1:] == ["gate0", "gate1"] * 2 + ["gate0"]
     assert np.isnan(adata.obs.loc[cells[0], channels].to_numpy(dtype=float)).all()
     np.testing.assert_allclose(adata.obs.loc[cells[1:], channels].to_numpy(), facs.T)
     top = datasets.human_blood(data_dir=tmp_path, download=False, n_top_genes=10)
