@@ -178,7 +178,8 @@ def test_knn_graph_on_an_obsm_representation_and_obsp_adjacency(tmp_path, rng, c
     data.write_h5ad(tmp_path / "d.h5ad")
     args = ["--data", str(tmp_path / "d.h5ad"), "--graph", "obsp:given", "--epochs", "2",
             "--hidden-dim", "8", "--latent-dim", "2", "--out", str(tmp_path / "out"), "--quiet"]
-    assert train.main(args) == 0
+    with pytest.warns(UserWarning, match="perplexity 30.0 is too large for 60 cells; using 19.7"):
+        assert train.main(args) == 0
     assert (sp.load_npz(tmp_path / "out" / "input_adjacency.npz") != adjacency).nnz == 0
     assert train.main([*args[:3], "obsp:missing", *args[4:]]) == 2
     assert "no adata.obsp['missing']" in capsys.readouterr().err
