@@ -120,20 +120,11 @@ def main(argv: list[str] | None = None) -> int:
         model.decode, classifier.predict, mu[source], dims, args.lambdas, sd,
         n_random=args.n_random, seed=args.seed)
 
-    # How the classifier calls the source cells from their own expression: a cell it already
-    # calls the target needs no gene changed, so the genes-to-flip analysis leaves it out.
+    needed_table, flip_genes = perturbation.flip_analysis(
+        model.decode, classifier.predict, x[source], mu[source], dims, args.flip_lambda, sd,
+        model.genes_, adata.obs_names[source])
+    # how the classifier calls the source cells from their own expression (the baseline)
     own_call = classifier.predict(x[source])
-    needed_rows, summaries = [], []
-    for target in targets:
-        y = model.decode(perturbation.shift(mu[source], dims[target], args.flip_lambda, sd))
-        hit = (classifier.predict(y) == target) & (own_call != target)
-        needed = perturbation.genes_to_flip(x[source][hit], y[hit], classifier.predict, target)
-        cells = adata.obs_names[source][hit]
-        needed_rows += [(target, c, int(k), k / x.shape[1]) for c, k in zip(cells, needed)]
-        summary = perturbation.flip_gene_summary(x[source][hit], y[hit], needed, model.genes_)
-        summaries.append(summary.assign(target=target))
-    needed_table = pd.DataFrame(needed_rows, columns=["target", "cell", "n_genes", "fraction_of_genes"])
-    flip_genes = (pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame())
 
     write_csv(table, out / "conversions.csv", index=False)
     write_csv(pd.DataFrame([(t, r + 1, d) for t, ds in dims.items() for r, d in enumerate(ds)],

@@ -114,3 +114,34 @@ def flip_gene_summary(x: np.ndarray, y: np.ndarray, needed: np.ndarray,
          for g, v in rows.items()],
         columns=["gene", "n_up", "n_down", "n_cells", "mean_change"])
     return table.sort_values(["n_cells", "gene"], ascending=[False, True], ignore_index=True)
+
+
+def flip_analysis(decode: Callable[[np.ndarray], np.ndarray],
+                  predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, latent: np.ndarray,
+                  dims: Mapping[str, Sequence[int]], lam: float, sd: np.ndarray,
+                  genes: Sequence[str], cells: Sequence[str] | None = None,
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The paper's "genes to change" for every target at one ``lam`` (Fig. 3's gene counts).
+
+    ``x`` and ``latent`` are the source cells' expression and latent codes. For each target, the
+    codes are shifted along ``dims[target]`` and decoded; the cells the classifier calls the
+    target after the shift but not from their own expression (those need no gene changed) go
+    through :func:`genes_to_flip`. Returns ``(needed, flip_genes)``: needed has one row per such
+    cell (target, cell, n_genes, fraction_of_genes); flip_genes is :func:`flip_gene_summary` per
+    target, with a target column.
+    """
+    x, latent = np.asarray(x), np.asarray(latent)
+    cells = np.asarray(cells if cells is not None else np.arange(len(x)).astype(str))
+    own_call = predict(x)
+    needed_rows, summaries = [], []
+    for target, target_dims in dims.items():
+        y = decode(shift(latent, target_dims, lam, sd))
+        hit = (predict(y) == target) & (own_call != target)
+        needed = genes_to_flip(x[hit], y[hit], predict, target)
+        needed_rows += [(target, c, int(k), k / x.shape[1]) for c, k in zip(cells[hit], needed)]
+        summaries.append(flip_gene_summary(x[hit], y[hit], needed, genes).assign(target=target))
+    needed_table = pd.DataFrame(needed_rows, columns=["target", "cell", "n_genes",
+                                                      "fraction_of_genes"]).astype(
+        {"n_genes": int, "fraction_of_genes": float})
+    flip_genes = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
+    return needed_table, flip_genes

@@ -61,6 +61,31 @@ def test_flip_gene_summary_counts_directions():
     assert table.index[0] == "g1"
 
 
+def test_flip_analysis_keeps_only_cells_the_shift_converts(rng):
+    weights = rng.normal(0.0, 0.2, size=(6, 2))
+    weights[[0, 1], 0] += 1.0  # "a" rises with genes 0-1, "b" with genes 2-4
+    weights[[2, 3, 4], 1] += 1.0
+    predict = linear_classifier(weights, ["a", "b"])
+    x = rng.uniform(size=(30, 6)).astype(np.float32)
+    decode = lambda z: np.asarray(z, dtype=np.float32)  # the latent space is the expression
+    dims = {"a": [0, 1], "b": [2, 3, 4]}
+    sd = np.full(6, 0.5)
+    cells = [f"c{i}" for i in range(30)]
+    needed, flip_genes = perturbation.flip_analysis(decode, predict, x, x, dims, 1.0, sd,
+                                                    [f"g{j}" for j in range(6)], cells)
+    own = predict(x)
+    for target, target_dims in dims.items():
+        y = perturbation.shift(x, target_dims, 1.0, sd)
+        hit = (predict(y) == target) & (own != target)
+        rows = needed[needed["target"] == target]
+        assert rows["cell"].tolist() == [c for c, h in zip(cells, hit) if h]
+        np.testing.assert_array_equal(rows["n_genes"], perturbation.genes_to_flip(x[hit], y[hit], predict, target))
+        np.testing.assert_allclose(rows["fraction_of_genes"], rows["n_genes"] / 6)
+        summary = flip_genes[flip_genes["target"] == target]
+        assert summary["n_cells"].sum() == rows["n_genes"].clip(lower=0).sum()
+        assert 0 < len(rows) < 30  # some cells converted, not those already called the target
+
+
 def test_shift_and_target_dimensions(rng):
     latent = rng.gamma(1.0, 1.0, (200, 6)).astype(np.float32)
     groups = np.array(["a"] * 20 + ["b"] * 180)
