@@ -1,9 +1,19 @@
-"""The one Keras 3 compatibility shim that Spektral 1.3.1 needs, kept here so Spektral stays
-replaceable."""
+"""The graph convolution: the one Keras 3 compatibility shim that Spektral 1.3.1 needs (kept
+here so Spektral stays replaceable) and the sparse adjacency tensor it takes."""
 from __future__ import annotations
 
 import keras
+import numpy as np
+import scipy.sparse as sp
+import tensorflow as tf
 from spektral.layers import GCNConv as _SpektralGCNConv
+
+
+def sparse_adjacency(matrix: sp.spmatrix) -> tf.SparseTensor:
+    """A (normalised) scipy adjacency as the ordered float32 ``tf.SparseTensor`` GCNConv takes."""
+    coo = sp.coo_matrix(matrix, dtype=np.float32)
+    indices = np.stack([coo.row, coo.col], axis=1).astype(np.int64)
+    return tf.sparse.reorder(tf.SparseTensor(indices, coo.data, coo.shape))
 
 
 @keras.saving.register_keras_serializable(package="graph_diffvae")

@@ -30,14 +30,6 @@ from . import graphs
 DENSE_LIMIT = 5000  # above this many cells "auto" uses the sparse loss
 
 
-def _sparse_tensor(matrix: sp.spmatrix):
-    import tensorflow as tf
-
-    coo = sp.coo_matrix(matrix, dtype=np.float32)
-    indices = np.stack([coo.row, coo.col], axis=1).astype(np.int64)
-    return tf.sparse.reorder(tf.SparseTensor(indices, coo.data, coo.shape))
-
-
 def build_network(n_features: int, hidden_dim: int = 512, latent_dim: int = 50, seed: int | None = None):
     """The Keras model: inputs (X, A_norm) -> (Z*, mu, log sigma^2); z = mu unless training."""
     from .network import GraphDiffVAENetwork
@@ -195,6 +187,8 @@ class GraphDiffVAE:
         import keras
         import tensorflow as tf
 
+        from .layers import sparse_adjacency
+
         adata = as_anndata(data, layer=layer)
         self.preprocessor_ = Preprocessor(n_top_genes=self.n_top_genes)
         x = self.preprocessor_.fit_transform(adata)
@@ -221,7 +215,7 @@ class GraphDiffVAE:
         n_non_edges = n * n - len(positives)
         dense_target = target.toarray() if loss == "dense" else None
         self.network_ = build_network(x.shape[1], self.hidden_dim, self.latent_dim, seed)
-        features, a_norm = tf.constant(x), _sparse_tensor(graphs.normalize(train))
+        features, a_norm = tf.constant(x), sparse_adjacency(graphs.normalize(train))
         optimizer = keras.optimizers.Adam(learning_rate)
 
         @tf.function(jit_compile=False)  # sparse matmuls: no XLA

@@ -10,19 +10,18 @@ import scipy.sparse as sp
 
 from diffvae import InputError
 from graph_diffvae import graphs, train
-from graph_diffvae.model import (GraphDiffVAE, _sparse_tensor, dense_reconstruction_loss,
-                                 sparse_reconstruction_loss, split_edges)
+from graph_diffvae.layers import GCNConv, sparse_adjacency
+from graph_diffvae.model import (GraphDiffVAE, dense_reconstruction_loss, sparse_reconstruction_loss,
+                                 split_edges)
 
 
 def test_gcn_propagation_equals_numpy(rng):
     import tensorflow as tf
 
-    from graph_diffvae.layers import GCNConv
-
     a = graphs.symmetric_binary(*rng.integers(0, 8, (2, 12)), 8)
     x = rng.normal(size=(8, 5)).astype(np.float32)
     layer = GCNConv(3)
-    out = layer([tf.constant(x), _sparse_tensor(graphs.normalize(a))]).numpy()
+    out = layer([tf.constant(x), sparse_adjacency(graphs.normalize(a))]).numpy()
     a_hat = a.toarray() + np.eye(8)
     d = a_hat.sum(1) ** -0.5
     expected = (d[:, None] * a_hat * d[None, :]) @ x @ layer.kernel.numpy() + layer.bias.numpy()
@@ -162,7 +161,7 @@ def test_save_and_load_give_the_same_network(tmp_path, rng):
     model.save(tmp_path / "bundle")
     again = GraphDiffVAE.load(tmp_path / "bundle")
     x = tf.constant(model.preprocessor_.transform(data))
-    a = _sparse_tensor(graphs.normalize(model.adjacency_))
+    a = sparse_adjacency(graphs.normalize(model.adjacency_))
     np.testing.assert_array_equal(again.network_(x, a)[0].numpy(), model.network_(x, a)[0].numpy())
     assert again.get_params() == model.get_params() and (again.adjacency_ != model.adjacency_).nnz == 0
     assert (tmp_path / "bundle" / "model.keras").exists()
