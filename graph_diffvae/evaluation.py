@@ -3,10 +3,18 @@ progenitors link to?"""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+
+from diffvae.analysis import ari, kmeans
+
+from .graphs import coexpression_graph
+
+if TYPE_CHECKING:
+    from .model import GraphDiffVAE
 
 
 def edge_list(adjacency: sp.spmatrix) -> np.ndarray:
@@ -42,3 +50,31 @@ def partner_lineages(adjacency: sp.spmatrix, labels: Sequence, progenitors: Sequ
                      lineages: pd.DataFrame) -> pd.Series:
     """Mean of each lineage-weight column over the non-progenitor cells that progenitors link to."""
     return lineages.iloc[progenitor_partners(adjacency, labels, progenitors)].mean()
+
+
+def biological_metrics(model: GraphDiffVAE, x: np.ndarray, predicted: sp.csr_matrix,
+                       labels: np.ndarray, progenitors: Sequence[str], seed: int,
+                       lineages: pd.DataFrame | None = None) -> dict:
+    """What a fitted model's links mean: same-type share of links (predicted, input, a
+    co-expression graph of the scaled expression ``x`` with as many edges, chance), progenitor split (and the mean lineage weights of progenitors' partners, when
+    ``lineages`` holds per-cell lineage weights), k-means ARI of the node features."""
+    coexpression = coexpression_graph(x, edge_list(predicted).shape[0])
+    found = {
+        "same_type_share": {
+            "predicted": same_type_share(predicted, labels),
+            "input": same_type_share(model.adjacency_, labels),
+            "coexpression": same_type_share(coexpression, labels),
+            "chance": float(sum((n / len(labels)) ** 2 for n in pd.Series(labels).value_counts())),
+        },
+        "kmeans_ari": ari(labels, kmeans(model.node_features_, len(set(labels)), seed=seed)),
+    }
+    if progenitors:
+        found["progenitor_links"] = {
+            "predicted": progenitor_links(predicted, labels, progenitors).to_dict(),
+            "input": progenitor_links(model.adjacency_, labels, progenitors).to_dict(),
+        }
+        if lineages is not None and len(lineages.columns):
+            found["progenitor_partner_lineage_weights"] = {
+                name: partner_lineages(graph, labels, progenitors, lineages).to_dict()
+                for name, graph in (("predicted", predicted), ("input", model.adjacency_))}
+    return found

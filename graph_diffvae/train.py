@@ -23,7 +23,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from diffvae._files import atomic_path
-from diffvae.analysis import ari, kmeans, tsne
+from diffvae.analysis import tsne
 from diffvae.cli import add_data_arguments, command, load_input, markdown_table, save_figure, write_h5ad
 from diffvae.datasets import label_key as dataset_label_key
 from diffvae.errors import InputError
@@ -63,34 +63,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--quiet", action="store_true")
     return parser
-
-
-def biological_metrics(model: GraphDiffVAE, x: np.ndarray, predicted: sp.csr_matrix,
-                       labels: np.ndarray, progenitors: list[str], seed: int,
-                       lineages: pd.DataFrame | None = None) -> dict:
-    """Same-type share of links (predicted, input, co-expression of the scaled expression
-    ``x``), progenitor split (and the mean lineage weights of progenitors' partners, when
-    ``lineages`` holds per-cell lineage weights), k-means ARI of the node features."""
-    coexpression = graphs.coexpression_graph(x, evaluation.edge_list(predicted).shape[0])
-    found = {
-        "same_type_share": {
-            "predicted": evaluation.same_type_share(predicted, labels),
-            "input": evaluation.same_type_share(model.adjacency_, labels),
-            "coexpression": evaluation.same_type_share(coexpression, labels),
-            "chance": float(sum((n / len(labels)) ** 2 for n in pd.Series(labels).value_counts())),
-        },
-        "kmeans_ari": ari(labels, kmeans(model.node_features_, len(set(labels)), seed=seed)),
-    }
-    if progenitors:
-        found["progenitor_links"] = {
-            "predicted": evaluation.progenitor_links(predicted, labels, progenitors).to_dict(),
-            "input": evaluation.progenitor_links(model.adjacency_, labels, progenitors).to_dict(),
-        }
-        if lineages is not None and len(lineages.columns):
-            found["progenitor_partner_lineage_weights"] = {
-                name: evaluation.partner_lineages(graph, labels, progenitors, lineages).to_dict()
-                for name, graph in (("predicted", predicted), ("input", model.adjacency_))}
-    return found
 
 
 @command("graph_diffvae.train")
@@ -146,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     if labels is not None:
         x = model.preprocessor_.transform(adata)
         lineages = adata.obs.filter(regex=r"^weight_lineage")
-        metrics.update(biological_metrics(model, x, predicted, labels, progenitors, args.seed,
+        metrics.update(evaluation.biological_metrics(model, x, predicted, labels, progenitors, args.seed,
                                           lineages))
         order = np.argsort(labels, kind="stable")
         figures["links_tsne.png"] = plots.links_on_tsne(embedding, labels, predicted, progenitors)
