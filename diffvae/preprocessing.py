@@ -91,8 +91,7 @@ class Preprocessor:
         check_expression(adata)
         self.normalize_ = looks_like_counts(adata.X) if self.normalize is None else bool(self.normalize)
         if self.normalize_:
-            totals = np.asarray(adata.X.sum(axis=1)).ravel()
-            self.target_sum_ = float(self.target_sum or np.median(totals[totals > 0]))
+            self.target_sum_ = float(self.target_sum or median_library_size(adata.X))
         else:
             self.target_sum_ = None
         log_x = self._log_normalise(adata.X)
@@ -170,12 +169,18 @@ def log_normalize(counts, target_sum: float | None = None):
     """
     totals = np.asarray(counts.sum(axis=1), dtype=float).ravel()
     if target_sum is None:
-        target_sum = float(np.median(totals[totals > 0])) if (totals > 0).any() else 1.0
+        target_sum = median_library_size(counts)
     factors = np.divide(target_sum, totals, out=np.zeros_like(totals), where=totals > 0)
     if sp.issparse(counts):
         scaled = sp.diags(factors.astype(np.float32)) @ sp.csr_matrix(counts, dtype=np.float32)
         return scaled.log1p()
     return np.log1p(np.asarray(counts, dtype=np.float32) * factors[:, None].astype(np.float32))
+
+
+def median_library_size(counts) -> float:
+    """Median total count of the cells that have any (scanpy's default target sum); 1 if none."""
+    totals = np.asarray(counts.sum(axis=1), dtype=float).ravel()
+    return float(np.median(totals[totals > 0])) if (totals > 0).any() else 1.0
 
 
 def align_genes(adata: ad.AnnData, genes: Sequence[str], source: str = "data"):
