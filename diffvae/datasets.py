@@ -203,6 +203,16 @@ def _tag(adata: ad.AnnData, name: str) -> ad.AnnData:
     return adata
 
 
+def _read_csv(path: Path, **kwargs) -> pd.DataFrame:
+    """``pandas.read_csv`` that names the file in a one-line error for an empty, truncated or
+    malformed table (a partial download, a wrong file put in the data folder)."""
+    try:
+        return pd.read_csv(path, **kwargs)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, EOFError,
+            OSError) as exc:
+        raise InputError(f"{path}: not a readable table ({type(exc).__name__}: {exc})") from exc
+
+
 # -- loaders -------------------------------------------------------------------------------
 def pbmc68k_reduced() -> ad.AnnData:
     """700 PBMCs from scanpy's wheel (offline): the log-normalised ``.raw`` values, labels ``bulk_labels``."""
@@ -267,8 +277,8 @@ def zebrafish(*, data_dir: str | os.PathLike | None = None, download: bool = Tru
     from .io import read
 
     paths = fetch("zebrafish", data_dir=data_dir, download=download)
-    annotation = pd.read_csv(paths["Annotation_File.csv"], index_col=0)
-    genes = pd.read_csv(paths["CV_genes.csv"], index_col=0)["gene"].str.split(",", expand=True)
+    annotation = _read_csv(paths["Annotation_File.csv"], index_col=0)
+    genes = _read_csv(paths["CV_genes.csv"], index_col=0)["gene"].str.split(",", expand=True)
     genes.columns = ["ensembl_id", "symbol", "chromosome", "biotype"]
     adata = read(paths["GE_mvg.csv"])
     if adata.shape != (len(annotation), len(genes)):
@@ -296,12 +306,12 @@ def pancreas(*, data_dir: str | os.PathLike | None = None, download: bool = True
     from .preprocessing import highly_variable
 
     paths = fetch("pancreas", data_dir=data_dir, download=download)
-    table = pd.read_csv(paths[_MURARO_MATRIX], sep="\t")
+    table = _read_csv(paths[_MURARO_MATRIX], sep="\t")
     if table.shape[1] < 2:
         raise InputError(f"{paths[_MURARO_MATRIX]}: expected a tab-separated genes x cells table")
     if not pd.api.types.is_numeric_dtype(table.iloc[:, 0]):  # header not one field shorter
         table = table.set_index(table.columns[0])
-    types = pd.read_csv(paths[_MURARO_TYPES], sep=r"\s+", header=None, names=["cell", "type"],
+    types = _read_csv(paths[_MURARO_TYPES], sep=r"\s+", header=None, names=["cell", "type"],
                         engine="python").dropna()
     types["cell"] = types["cell"].str.replace("-", ".", regex=False)
     types = types.set_index("cell")["type"].replace({"duct": "ductal", "pp": "gamma"})
@@ -341,7 +351,7 @@ def human_blood(*, data_dir: str | os.PathLike | None = None, download: bool = T
     count_file, facs_file = _VELTEN_COUNTS.format(individual), _VELTEN_FACS.format(individual)
     paths = fetch("human_blood", data_dir=data_dir, download=download,
                   files=(count_file, facs_file))
-    table = pd.read_csv(paths[count_file], index_col=0)
+    table = _read_csv(paths[count_file], index_col=0)
     if table.empty:
         raise InputError(f"{paths[count_file]}: no counts (expected a genes x cells table)")
     counts = table.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float32).T
@@ -354,7 +364,7 @@ def human_blood(*, data_dir: str | os.PathLike | None = None, download: bool = T
     var = pd.DataFrame({"ensembl_id": names[1].fillna("").to_numpy()},
                        index=pd.Index(names[0].to_numpy(), name=None))
     obs = pd.DataFrame({"individual": individual}, index=pd.Index(table.columns.astype(str)))
-    facs = pd.read_csv(paths[facs_file], index_col=0).T
+    facs = _read_csv(paths[facs_file], index_col=0).T
     facs.index = facs.index.astype(str)
     if not obs.index.isin(facs.index).any():
         raise InputError(f"{paths[facs_file]}: none of its cells is in {count_file}")

@@ -222,3 +222,12 @@ def test_human_blood_loader_errors(tmp_path, rng):
     table.to_csv(path)
     with pytest.raises(InputError, match=re.escape(f"value -1 at cell '{cells[4]}', gene '{genes[2]}'")):
         datasets.human_blood(data_dir=tmp_path, download=False, individual="I2")
+    # a partial download: the gzip stream ends early
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(InputError, match="raw_filtered_I2.csv.gz: not a readable table"):
+        datasets.human_blood(data_dir=tmp_path, download=False, individual="I2")
+    _human_blood_dir(tmp_path, rng, "I2")
+    facs = tmp_path / "human_blood" / "GSE75478_transcriptomics_facs_indeces_filtered_I2.csv.gz"
+    facs.write_bytes(b"")
+    with pytest.raises(InputError, match="facs_indeces_filtered_I2.csv.gz: not a readable table"):
+        datasets.human_blood(data_dir=tmp_path, download=False, individual="I2")
