@@ -211,6 +211,8 @@ def test_human_blood_loader_on_stand_in_files(tmp_path, rng):
 
 
 def test_human_blood_loader_errors(tmp_path, rng):
+    import gzip
+
     with pytest.raises(InputError, match="individual must be 'I1' or 'I2'"):
         datasets.human_blood(data_dir=tmp_path, download=False, individual="I3")
     with pytest.raises(InputError, match="GSE75478_transcriptomics_raw_filtered_I2.csv.gz"):
@@ -230,4 +232,7 @@ def test_human_blood_loader_errors(tmp_path, rng):
     facs = tmp_path / "human_blood" / "GSE75478_transcriptomics_facs_indeces_filtered_I2.csv.gz"
     facs.write_bytes(b"")
     with pytest.raises(InputError, match="facs_indeces_filtered_I2.csv.gz: not a readable table"):
+        datasets.human_blood(data_dir=tmp_path, download=False, individual="I2")
+    facs.write_bytes(gzip.compress(b'"","other_1","other_2"\n"FACS_cd34",1.5,2.5\n'))
+    with pytest.raises(InputError, match="none of its cells is in GSE75478_transcriptomics_raw"):
         datasets.human_blood(data_dir=tmp_path, download=False, individual="I2")
