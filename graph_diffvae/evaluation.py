@@ -56,8 +56,9 @@ def biological_metrics(model: GraphDiffVAE, x: np.ndarray, predicted: sp.csr_mat
                        labels: np.ndarray, progenitors: Sequence[str], seed: int,
                        lineages: pd.DataFrame | None = None) -> dict:
     """What a fitted model's links mean: same-type share of links (predicted, input, a
-    co-expression graph of the scaled expression ``x`` with as many edges, chance), progenitor split (and the mean lineage weights of progenitors' partners, when
-    ``lineages`` holds per-cell lineage weights), k-means ARI of the node features."""
+    co-expression graph of the scaled expression ``x`` with as many edges, chance), the
+    progenitor split (and the mean lineage weights of progenitors' partners, when ``lineages``
+    holds per-cell lineage weights) and the k-means ARI of the node features."""
     coexpression = coexpression_graph(x, edge_list(predicted).shape[0])
     found = {
         "same_type_share": {
