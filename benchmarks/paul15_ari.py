@@ -34,7 +34,7 @@ def main() -> None:
             embedding = analysis.tsne(latent, seed=seed)
             for space, x in (("latent", latent), ("t-SNE", embedding)):
                 clusters = analysis.kmeans(x, 7, seed=seed)
-                rows.append({"model": model.name, "space": space, "seed": seed,
+                rows.append({"model": model.model_type, "space": space, "seed": seed,
                              "ARI": analysis.ari(labels, clusters),
                              "NMI": analysis.nmi(labels, clusters)})
     table = pd.DataFrame(rows)

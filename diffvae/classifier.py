@@ -6,21 +6,21 @@ stratified held-out share of the cells gives the accuracy and confusion table it
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from . import defaults
 from ._batching import apply_in_batches
-from ._files import atomic_path
+from .base import BaseEstimator
 from .errors import InputError
 
-_CONFIG, _NETWORK = "config.json", "model.keras"
+_CONFUSION = "confusion.csv"
 
 
-class CellStateClassifier:
+class CellStateClassifier(BaseEstimator):
     """A dense softmax classifier of cell types from [0, 1]-scaled expression.
 
     Parameters
@@ -29,11 +29,16 @@ class CellStateClassifier:
         Hidden layer sizes (paper: 256, 512, 256).
     """
 
-    def __init__(self, hidden_dims: Sequence[int] = (256, 512, 256)) -> None:
-        self.hidden_dims = tuple(int(h) for h in hidden_dims)
+    model_type = "cell_state_classifier"
+    fitted_attributes = ("network_", "classes_")
+    json_attributes = ("classes_", "test_accuracy_")
 
-    def fit(self, x: np.ndarray, labels: Sequence, *, epochs: int = 300, batch_size: int = 128,
-            learning_rate: float = 1e-3, test_size: float = 0.2, seed: int | None = 0,
+    def __init__(self, hidden_dims: Sequence[int] = defaults.CLASSIFIER_HIDDEN_DIMS) -> None:
+        self.hidden_dims = hidden_dims
+
+    def fit(self, x: np.ndarray, labels: Sequence, *, epochs: int = defaults.CLASSIFIER_EPOCHS,
+            batch_size: int = defaults.BATCH_SIZE, learning_rate: float = defaults.LEARNING_RATE,
+            test_size: float = 0.2, seed: int | None = 0,
             verbose: str | int = "auto") -> "CellStateClassifier":
         """Train on a stratified ``1 - test_size`` share; score the rest.
 
@@ -74,42 +79,22 @@ class CellStateClassifier:
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities (cells x ``classes_``)."""
-        network = self._fitted()
-        return apply_in_batches(network, np.asarray(x, dtype=np.float32))
+        self._check_is_fitted()
+        return apply_in_batches(self.network_, np.asarray(x, dtype=np.float32))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """The most probable class of each cell."""
         return self.classes_[np.argmax(self.predict_proba(x), axis=1)]
 
-    def save(self, path: str | Path, *, overwrite: bool = False) -> None:
-        """Write the classifier (a directory) atomically."""
-        network = self._fitted()
-        config = {"hidden_dims": list(self.hidden_dims), "classes": self.classes_.tolist(),
-                  "test_accuracy": self.test_accuracy_}
-        with atomic_path(path, overwrite=overwrite) as tmp:
-            tmp.mkdir()
-            (tmp / _CONFIG).write_text(json.dumps(config, indent=2))
-            network.save(tmp / _NETWORK)
+    def _save_extra(self, directory: Path) -> None:
+        if hasattr(self, "confusion_"):
+            self.confusion_.to_csv(directory / _CONFUSION)
 
-    @classmethod
-    def load(cls, path: str | Path) -> "CellStateClassifier":
-        """Load a classifier written by :meth:`save`."""
-        import keras
-
-        path = Path(path)
-        if not (path / _CONFIG).exists():
-            raise InputError(f"{path}: not a classifier bundle (no {_CONFIG})")
-        config = json.loads((path / _CONFIG).read_text())
-        classifier = cls(config["hidden_dims"])
-        classifier.classes_ = np.asarray(config["classes"])
-        classifier.test_accuracy_ = config["test_accuracy"]
-        classifier.network_ = keras.saving.load_model(path / _NETWORK)
-        return classifier
-
-    def _fitted(self):
-        if not hasattr(self, "network_"):
-            raise RuntimeError("this CellStateClassifier is not fitted yet; call fit() first")
-        return self.network_
+    def _load_extra(self, directory: Path) -> None:
+        self.classes_ = np.asarray(self.classes_)  # stored as a JSON list
+        if (directory / _CONFUSION).exists():
+            self.confusion_ = pd.read_csv(directory / _CONFUSION, index_col="true")
+            self.confusion_.columns.name = "predicted"
 
 
 def _build(n_genes: int, hidden_dims: Sequence[int], n_classes: int):
@@ -119,6 +104,6 @@ def _build(n_genes: int, hidden_dims: Sequence[int], n_classes: int):
     x = keras.Input(shape=(n_genes,), name="expression")
     h = x
     for i, units in enumerate(hidden_dims):
-        h = layers.Dense(units, activation="relu", name=f"dense_{i}")(h)
+        h = layers.Dense(int(units), activation="relu", name=f"dense_{i}")(h)
     out = layers.Dense(n_classes, activation="softmax", name="cell_state")(h)
     return keras.Model(x, out, name="cell_state_classifier")

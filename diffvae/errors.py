@@ -1,4 +1,4 @@
-"""The one exception type that user-facing code raises for bad input."""
+"""The exceptions that user-facing code raises: bad input, and use before fitting."""
 
 
 class InputError(ValueError):
@@ -7,3 +7,7 @@ class InputError(ValueError):
     The message always names the problem (file, shape, gene, value) so that the command-line
     tools can print it as one line instead of a traceback.
     """
+
+
+class NotFittedError(RuntimeError):
+    """Raised when an estimator is used before ``fit`` (as scikit-learn's ``NotFittedError``)."""

@@ -111,8 +111,8 @@ def write_outputs(result: Identification, adata, model: LatentModel, out: Path,
     annotated = adata.copy()
     annotated.obsm[model.default_key] = result.latent
     annotated.obsm["X_tsne"] = result.embedding
-    annotated.obs[f"{model.name}_cluster"] = pd.Categorical(result.clusters.astype(str))
-    annotated.obs[f"{model.name}_cell_type"] = pd.Categorical(cells["cell_type"])
+    annotated.obs[f"{model.model_type}_cluster"] = pd.Categorical(result.clusters.astype(str))
+    annotated.obs[f"{model.model_type}_cell_type"] = pd.Categorical(cells["cell_type"])
     write_h5ad(annotated, out / "identified.h5ad")
     with atomic_path(out / "report.md") as tmp:
         tmp.write_text(report(result, title, list(figures)))

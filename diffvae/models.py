@@ -6,28 +6,24 @@ scvi-tools. Swapping ``DiffVAE`` for ``VAE``, ``AE`` or ``PCA`` changes nothing 
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 
+from . import defaults
 from ._batching import apply_in_batches
-from ._files import atomic_path
-from ._version import __version__
+from .base import BaseEstimator, read_arrays
 from .errors import InputError
 from .io import as_anndata
 from .preprocessing import Preprocessor
 
-_CONFIG, _PREPROCESSING, _NETWORK, _HISTORY = (
-    "config.json", "preprocessing.npz", "model.keras", "history.csv")
 
-
-class LatentModel:
-    """Base class: preprocessing, the latent interface and saving. Use a subclass.
+class LatentModel(BaseEstimator):
+    """Base class: preprocessing and the latent interface. Use a subclass.
 
     Parameters
     ----------
@@ -37,31 +33,22 @@ class LatentModel:
         Preprocessing, see :class:`diffvae.preprocessing.Preprocessor`.
     """
 
-    name: ClassVar[str]
     #: where :meth:`transform` writes the latent of an AnnData when ``key_added`` is True
     default_key: ClassVar[str]
+    fitted_attributes = ("preprocessor_",)
 
-    def __init__(self, latent_dim: int = 50, *, normalize: bool | None = None,
+    def __init__(self, latent_dim: int = defaults.LATENT_DIM, *, normalize: bool | None = None,
                  target_sum: float | None = None, n_top_genes: int | None = None) -> None:
         self.latent_dim = latent_dim
         self.normalize = normalize
         self.target_sum = target_sum
         self.n_top_genes = n_top_genes
 
-    # -- scikit-learn style parameters ------------------------------------------------------
-    def get_params(self) -> dict[str, Any]:
-        """Constructor arguments, as scikit-learn's ``get_params``."""
-        return {"latent_dim": self.latent_dim, "normalize": self.normalize,
-                "target_sum": self.target_sum, "n_top_genes": self.n_top_genes}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
-
     @property
     def genes_(self) -> list[str]:
         """Genes the model was fitted on, in the order of its input and output columns."""
-        return self._fitted_preprocessor().genes_
+        self._check_is_fitted()
+        return self.preprocessor_.genes_
 
     # -- the latent interface ---------------------------------------------------------------
     def fit(self, data, **kwargs) -> "LatentModel":
@@ -98,6 +85,7 @@ class LatentModel:
 
     def decode(self, latent: np.ndarray) -> np.ndarray:
         """Decode arbitrary latent vectors (n x ``latent_dim``) to [0, 1]-scaled expression."""
+        self._check_is_fitted()
         latent = np.asarray(latent, dtype=np.float32)
         if latent.ndim != 2 or latent.shape[1] != self.latent_dim:
             raise InputError(
@@ -106,6 +94,7 @@ class LatentModel:
 
     def sample(self, n_cells: int, *, seed: int | None = None) -> np.ndarray:
         """Generate ``n_cells`` artificial cells by decoding draws from the prior."""
+        self._check_is_fitted()
         rng = np.random.default_rng(seed)
         return self.decode(self._prior_sample(rng, n_cells))
 
@@ -117,49 +106,14 @@ class LatentModel:
         """
         raise NotImplementedError
 
-    # -- saving -----------------------------------------------------------------------------
-    def save(self, path: str | Path, *, overwrite: bool = False) -> None:
-        """Write the bundle (a directory) atomically: a failed save leaves ``path`` untouched."""
-        pre_config, pre_arrays = self._fitted_preprocessor().get_state()
-        config = {"model": self.name, "version": __version__, "params": self.get_params(),
-                  "preprocessing": pre_config}
-        with atomic_path(path, overwrite=overwrite) as tmp:
-            tmp.mkdir()
-            (tmp / _CONFIG).write_text(json.dumps(config, indent=2))
-            np.savez(tmp / _PREPROCESSING, **pre_arrays)
-            self._save_model(tmp)
-
-    @classmethod
-    def load(cls, path: str | Path) -> "LatentModel":
-        """Load a bundle written by :meth:`save`. ``LatentModel.load`` accepts any model type."""
-        path = Path(path)
-        config_file = path / _CONFIG
-        if not config_file.exists():
-            raise InputError(f"{path}: not a model bundle (no {_CONFIG})")
-        config = json.loads(config_file.read_text())
-        model_cls = MODELS.get(config.get("model"))
-        if model_cls is None:
-            raise InputError(f"{path}: unknown model type {config.get('model')!r}")
-        if cls is not LatentModel and model_cls is not cls:
-            raise InputError(f"{path} holds a {model_cls.__name__}, not a {cls.__name__}")
-        model = model_cls(**config["params"])
-        with np.load(path / _PREPROCESSING) as arrays:
-            model.preprocessor_ = Preprocessor.from_state(config["preprocessing"], dict(arrays))
-        model._load_model(path)
-        return model
-
     # -- for subclasses ---------------------------------------------------------------------
-    def _fitted_preprocessor(self) -> Preprocessor:
-        if not hasattr(self, "preprocessor_"):
-            raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit() first")
-        return self.preprocessor_
-
     def _fit_preprocessor(self, data, layer: str | None) -> np.ndarray:
         self.preprocessor_ = Preprocessor(self.normalize, self.target_sum, self.n_top_genes)
         return self.preprocessor_.fit_transform(as_anndata(data, layer=layer))
 
     def _scaled(self, data, layer: str | None) -> np.ndarray:
-        return self._fitted_preprocessor().transform(as_anndata(data, layer=layer))
+        self._check_is_fitted()
+        return self.preprocessor_.transform(as_anndata(data, layer=layer))
 
     def _encode(self, scaled: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -170,36 +124,27 @@ class LatentModel:
     def _prior_sample(self, rng: np.random.Generator, n_cells: int) -> np.ndarray:
         return rng.standard_normal((n_cells, self.latent_dim)).astype(np.float32)
 
-    def _save_model(self, directory: Path) -> None:
-        raise NotImplementedError
-
-    def _load_model(self, directory: Path) -> None:
-        raise NotImplementedError
-
 
 class _NeuralModel(LatentModel):
     """A :class:`~diffvae.networks.LatentAutoencoder` behind the estimator interface."""
 
     objective: ClassVar[str]
+    fitted_attributes = ("preprocessor_", "network_")
+    network_module = "diffvae.networks"
 
-    def __init__(self, latent_dim: int = 50, hidden_dims: Sequence[int] = (512, 256), *,
-                 mmd_kernel_width: float | None = None, normalize: bool | None = None,
-                 target_sum: float | None = None, n_top_genes: int | None = None) -> None:
+    def __init__(self, latent_dim: int = defaults.LATENT_DIM,
+                 hidden_dims: Sequence[int] = defaults.HIDDEN_DIMS, *,
+                 normalize: bool | None = None, target_sum: float | None = None,
+                 n_top_genes: int | None = None) -> None:
         super().__init__(latent_dim, normalize=normalize, target_sum=target_sum,
                          n_top_genes=n_top_genes)
-        self.hidden_dims = tuple(hidden_dims)
-        self.mmd_kernel_width = mmd_kernel_width
+        self.hidden_dims = hidden_dims
 
-    def get_params(self) -> dict[str, Any]:
-        params = super().get_params()
-        params["hidden_dims"] = list(self.hidden_dims)
-        if self.objective == "mmd":
-            params["mmd_kernel_width"] = self.mmd_kernel_width
-        return params
-
-    def fit(self, data, *, epochs: int = 100, batch_size: int = 128, learning_rate: float = 1e-3,
-            validation_split: float = 0.2, seed: int | None = 0, callbacks: list | None = None,
-            verbose: str | int = "auto", layer: str | None = None) -> "_NeuralModel":
+    def fit(self, data, *, epochs: int = defaults.EPOCHS, batch_size: int = defaults.BATCH_SIZE,
+            learning_rate: float = defaults.LEARNING_RATE,
+            validation_split: float = defaults.VALIDATION_SPLIT, seed: int | None = 0,
+            callbacks: list | None = None, verbose: str | int = "auto",
+            layer: str | None = None) -> "_NeuralModel":
         """Train with Adam on a random ``1 - validation_split`` share of the cells.
 
         ``seed`` fixes the split, the initial weights, the batch order and the sampling noise:
@@ -223,38 +168,21 @@ class _NeuralModel(LatentModel):
         return self
 
     def decoder_weights(self) -> np.ndarray:
-        return self._fitted_network().decoder_weights()
+        self._check_is_fitted()
+        return self.network_.decoder_weights()
 
     def _build_network(self, n_genes: int, seed: int | None):
         from .networks import LatentAutoencoder
 
         return LatentAutoencoder(n_genes, self.latent_dim, self.hidden_dims, self.objective,
-                                 mmd_kernel_width=self.mmd_kernel_width, seed=seed, name=self.name)
-
-    def _fitted_network(self):
-        if not hasattr(self, "network_"):
-            raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit() first")
-        return self.network_
+                                 mmd_kernel_width=getattr(self, "mmd_kernel_width", None),
+                                 seed=seed, name=self.model_type)
 
     def _encode(self, scaled: np.ndarray) -> np.ndarray:
-        return apply_in_batches(self._fitted_network().encoder, scaled)
+        return apply_in_batches(self.network_.encoder, scaled)
 
     def _decode(self, latent: np.ndarray) -> np.ndarray:
-        return apply_in_batches(self._fitted_network().decoder, latent)
-
-    def _save_model(self, directory: Path) -> None:
-        self._fitted_network().save(directory / _NETWORK)
-        if hasattr(self, "history_"):
-            self.history_.to_csv(directory / _HISTORY)
-
-    def _load_model(self, directory: Path) -> None:
-        import keras
-
-        from . import networks  # noqa: F401  registers the custom classes
-
-        self.network_ = keras.saving.load_model(directory / _NETWORK)
-        if (directory / _HISTORY).exists():
-            self.history_ = pd.read_csv(directory / _HISTORY, index_col="epoch")
+        return apply_in_batches(self.network_.decoder, latent)
 
 
 class DiffVAE(_NeuralModel):
@@ -269,19 +197,27 @@ class DiffVAE(_NeuralModel):
     >>> model.transform(adata, key_added=True)  # adata.obsm["X_diffvae"]  # doctest: +SKIP
     """
 
-    name, default_key, objective = "diffvae", "X_diffvae", "mmd"
+    model_type, default_key, objective = "diffvae", "X_diffvae", "mmd"
+
+    def __init__(self, latent_dim: int = defaults.LATENT_DIM,
+                 hidden_dims: Sequence[int] = defaults.HIDDEN_DIMS, *,
+                 mmd_kernel_width: float | None = None, normalize: bool | None = None,
+                 target_sum: float | None = None, n_top_genes: int | None = None) -> None:
+        super().__init__(latent_dim, hidden_dims, normalize=normalize, target_sum=target_sum,
+                         n_top_genes=n_top_genes)
+        self.mmd_kernel_width = mmd_kernel_width
 
 
 class VAE(_NeuralModel):
     """The paper's standard VAE baseline: DiffVAE's layers with a KL term instead of MMD."""
 
-    name, default_key, objective = "vae", "X_vae", "kl"
+    model_type, default_key, objective = "vae", "X_vae", "kl"
 
 
 class AE(_NeuralModel):
     """The paper's plain autoencoder baseline: DiffVAE's layers, no noise, squared error."""
 
-    name, default_key, objective = "ae", "X_ae", "mse"
+    model_type, default_key, objective = "ae", "X_ae", "mse"
 
 
 class PCA(LatentModel):
@@ -291,9 +227,11 @@ class PCA(LatentModel):
     so that comparisons swap one class name; ``seed`` seeds the randomised SVD solver.
     """
 
-    name, default_key = "pca", "X_pca_diffvae"
+    model_type, default_key = "pca", "X_pca_diffvae"
+    fitted_attributes = ("preprocessor_", "pca_")
     _TRAINING_ARGS = {"epochs", "batch_size", "learning_rate", "validation_split", "callbacks",
                       "verbose"}
+    _ARRAYS = "pca.npz"
 
     def fit(self, data, *, seed: int | None = 0, layer: str | None = None, **training_args) -> "PCA":
         """Fit preprocessing and ``latent_dim`` principal components."""
@@ -311,41 +249,35 @@ class PCA(LatentModel):
         return self
 
     def decoder_weights(self) -> np.ndarray:
-        return self._fitted_pca().components_.copy()
-
-    def _fitted_pca(self):
-        if not hasattr(self, "pca_"):
-            raise RuntimeError("this PCA is not fitted yet; call fit() first")
-        return self.pca_
+        self._check_is_fitted()
+        return self.pca_.components_.copy()
 
     def _encode(self, scaled: np.ndarray) -> np.ndarray:
-        return self._fitted_pca().transform(scaled).astype(np.float32)
+        return self.pca_.transform(scaled).astype(np.float32)
 
     def _decode(self, latent: np.ndarray) -> np.ndarray:
-        return self._fitted_pca().inverse_transform(latent).astype(np.float32)
+        return self.pca_.inverse_transform(latent).astype(np.float32)
 
     def _prior_sample(self, rng: np.random.Generator, n_cells: int) -> np.ndarray:
         # Scores are uncorrelated with the explained variances: a Gaussian with those variances.
-        scale = np.sqrt(self._fitted_pca().explained_variance_)
+        scale = np.sqrt(self.pca_.explained_variance_)
         return (rng.standard_normal((n_cells, self.latent_dim)) * scale).astype(np.float32)
 
-    def _save_model(self, directory: Path) -> None:
-        pca = self._fitted_pca()
-        np.savez(directory / "pca.npz", components_=pca.components_, mean_=pca.mean_,
-                 explained_variance_=pca.explained_variance_)
+    def _save_extra(self, directory: Path) -> None:
+        np.savez(directory / self._ARRAYS, components_=self.pca_.components_,
+                 mean_=self.pca_.mean_, explained_variance_=self.pca_.explained_variance_)
 
-    def _load_model(self, directory: Path) -> None:
+    def _load_extra(self, directory: Path) -> None:
         from sklearn.decomposition import PCA as SklearnPCA
 
         self.pca_ = SklearnPCA(n_components=self.latent_dim)
-        with np.load(directory / "pca.npz") as arrays:
-            for key in ("components_", "mean_", "explained_variance_"):
-                setattr(self.pca_, key, arrays[key])
+        for key, value in read_arrays(directory / self._ARRAYS).items():
+            setattr(self.pca_, key, value)
         self.pca_.n_components_ = self.latent_dim
         self.pca_.whiten = False
 
 
-MODELS: dict[str, type[LatentModel]] = {m.name: m for m in (DiffVAE, VAE, AE, PCA)}
+MODELS: dict[str, type[LatentModel]] = {m.model_type: m for m in (DiffVAE, VAE, AE, PCA)}
 
 
 def get_model(name: str, **params) -> LatentModel:

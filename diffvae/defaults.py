@@ -1,0 +1,48 @@
+"""The paper's settings: the one place that estimator signatures and command-line options read.
+
+Bica et al. 2020, Methods (zebrafish settings unless said). Change a default here and every
+signature, parser and help text follows.
+"""
+
+# DiffVAE and its baselines (VAE, AE, PCA)
+LATENT_DIM = 50                 # m (pancreas: 100)
+HIDDEN_DIMS = (512, 256)        # encoder Dense(h2) -> Dense(h1), h2 = 2 h1
+EPOCHS = 100
+BATCH_SIZE = 128                # pancreas: 256
+LEARNING_RATE = 1e-3
+VALIDATION_SPLIT = 0.2          # 80 / 20 train / validation
+
+# hyperparameter grid (python -m diffvae.tune)
+TUNE_H1 = (256, 128)
+TUNE_LATENT_DIMS = (50, 100)
+TUNE_LEARNING_RATES = (1e-2, 1e-3, 1e-4)
+TUNE_BATCH_SIZES = (64, 128, 256)
+
+# the cell-state classifier
+CLASSIFIER_HIDDEN_DIMS = (256, 512, 256)
+CLASSIFIER_EPOCHS = 300
+
+# identification (Fig. 1)
+PERPLEXITY = 30.0
+N_TOP_DIMENSIONS = 10           # latent dimensions per cluster
+N_GENES_PER_DIMENSION = 3       # high-weight genes per dimension
+
+# perturbation (Fig. 2-3)
+PERTURBATION_LAMBDAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+PERTURBATION_N_DIMS = 5         # top dimensions of the target shifted
+FLIP_LAMBDA = 1.0               # lambda whose converted cells get the genes-to-flip analysis
+
+# comparison of representations (Table 2)
+BENCHMARK_LATENT_DIMS = (20, 50, 100)
+BENCHMARK_REPETITIONS = 50
+
+# Graph-DiffVAE (Fig. 4)
+GRAPH_HIDDEN_DIM = 512
+GRAPH_LATENT_DIM = 50
+GRAPH_EPOCHS = 200
+GRAPH_LEARNING_RATE = 1e-4
+GRAPH_K = 1                     # each cell to its most correlated cell
+
+# clustering: the analysis's choices, in the order the command lines list them
+CLUSTERERS = ("kmeans", "dbscan")
+SPACES = ("tsne", "latent")     # the 2-D t-SNE of mu (paper) or mu itself
