@@ -145,9 +145,9 @@ class BaseEstimator:
         if (path / NETWORK).exists():
             if model_cls.network_module:  # registers the network's custom Keras classes
                 importlib.import_module(model_cls.network_module)
-            model.network_ = _read(path / NETWORK, _load_keras)
+            model.network_ = read_file(path / NETWORK, _load_keras)
         if (path / HISTORY).exists():
-            model.history_ = _read(path / HISTORY, lambda f: pd.read_csv(f, index_col="epoch"))
+            model.history_ = read_file(path / HISTORY, lambda f: pd.read_csv(f, index_col="epoch"))
         model._load_extra(path)
         model._check_is_fitted()
         return model
@@ -198,10 +198,10 @@ def read_arrays(file: Path) -> dict[str, np.ndarray]:
         with np.load(f) as arrays:
             return dict(arrays)
 
-    return _read(file, reader)
+    return read_file(file, reader)
 
 
-def _read(file: Path, reader):
+def read_file(file: Path, reader):
     """Read one bundle file, turning a missing or damaged file into an error that names it."""
     if not file.exists():
         raise InputError(f"{file.parent}: incomplete bundle, {file.name} is missing")

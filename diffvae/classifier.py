@@ -84,6 +84,7 @@ class CellStateClassifier(BaseEstimator):
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """The most probable class of each cell."""
+        self._check_is_fitted()
         return self.classes_[np.argmax(self.predict_proba(x), axis=1)]
 
     def _save_extra(self, directory: Path) -> None:

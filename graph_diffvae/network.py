@@ -1,4 +1,11 @@
-"""The Graph-DiffVAE Keras network (registered, so that it saves to ``.keras``)."""
+"""The Graph-DiffVAE Keras network (registered, so that it saves to ``.keras``).
+
+It trains through ``keras.Model.fit`` as the dense models do: Keras's own training step calls
+the network on ``(X, A_norm)`` and :meth:`GraphDiffVAENetwork.compute_loss` scores the
+prediction against the target that each step of the input pipeline carries (the dense
+adjacency, or the positive pairs and a fresh sample of non-edges), so progress bars, callbacks,
+early stopping and ``TerminateOnNaN`` work as for any Keras model.
+"""
 from __future__ import annotations
 
 import keras
@@ -6,6 +13,7 @@ from keras import ops
 
 from diffvae.layers import Reparameterize
 
+from . import losses
 from .layers import GCNConv
 
 
@@ -13,7 +21,12 @@ from .layers import GCNConv
 class GraphDiffVAENetwork(keras.Model):
     """(X, A_norm) -> (Z*, mu, log sigma^2). Encoder GCN(hidden, ReLU) -> GCN mu, GCN log sigma^2
     (latent, linear); decoder GCN(hidden, ReLU) on [Z | X] -> GCN Z' (latent); Z* = (Z + Z') / 2.
-    z is sampled when training and mu otherwise."""
+    z is sampled when training and mu otherwise.
+
+    Loss (``compute_loss``): the adjacency reconstruction of :mod:`graph_diffvae.losses` (dense
+    when the target is an N x N matrix, sparse when it is (positive pairs, sampled non-edges))
+    plus the KL term per node; both tracked as metrics ``reconstruction`` and ``kl``.
+    """
 
     def __init__(self, n_features: int, hidden_dim: int = 512, latent_dim: int = 50,
                  seed: int | None = None, **kwargs) -> None:
@@ -26,6 +39,8 @@ class GraphDiffVAENetwork(keras.Model):
         self.reparameterize = Reparameterize(seed=seed, name="reparameterize")
         self.decoder_hidden = GCNConv(hidden_dim, activation="relu", name="decoder_hidden")
         self.decoder_z = GCNConv(latent_dim, name="decoder_z")
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
 
     def build(self, input_shape=None) -> None:
         # The adjacency's shape does not matter to the weights: build every layer from the
@@ -36,12 +51,25 @@ class GraphDiffVAENetwork(keras.Model):
             layer.build([(None, width), (None, None)])
         self.built = True
 
-    def call(self, x, a, training=False):
+    def call(self, inputs, training=False):
+        x, a = inputs
         h = self.encoder_hidden([x, a])
         mu, log_var = self.mu([h, a]), self.log_var([h, a])
         z = self.reparameterize(mu, log_var) if training else mu
         h = self.decoder_hidden([ops.concatenate([z, x], axis=1), a])
         return (z + self.decoder_z([h, a])) / 2.0, mu, log_var
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Reconstruction of the adjacency ``y`` plus KL / N."""
+        z, mu, log_var = y_pred
+        if isinstance(y, (tuple, list)):
+            reconstruction = losses.sparse_reconstruction_loss(z, *y)
+        else:
+            reconstruction = losses.dense_reconstruction_loss(z, y)
+        kl = losses.kl_per_node(mu, log_var)
+        self.reconstruction_tracker.update_state(reconstruction)
+        self.kl_tracker.update_state(kl)
+        return reconstruction + kl
 
     def get_config(self) -> dict:
         return {**super().get_config(), "n_features": self.n_features,

@@ -1,0 +1,54 @@
+"""Loss terms of Graph-DiffVAE, written with ``keras.ops``; the KL term is DiffVAE's.
+
+Reconstruction: the Bernoulli log-likelihood of the adjacency (with self-loops) under
+sigmoid(z*_i . z*_j), with Kipf & Welling's positive-class weighting and normalisation. Two
+forms that agree: :func:`dense_reconstruction_loss` scores all N^2 pairs;
+:func:`sparse_reconstruction_loss` scores the edges and a sample of non-edges, each standing for
+its share of all non-edges, never materialising N x N (with every non-edge they are equal).
+"""
+from __future__ import annotations
+
+from keras import ops
+
+from diffvae.losses import kl_divergence
+
+
+def loss_weights(n_cells, n_positive):
+    """Kipf & Welling's (pos_weight, norm) for an adjacency with ``n_positive`` ones of N^2."""
+    total = ops.cast(n_cells, "float32") ** 2
+    n_positive = ops.cast(n_positive, "float32")
+    return (total - n_positive) / n_positive, total / (2.0 * (total - n_positive))
+
+
+def dense_reconstruction_loss(z, target):
+    """norm * mean over all N^2 pairs of the positive-weighted binary cross-entropy of
+    sigmoid(z z^T) against ``target`` (dense 0/1 adjacency with self-loops)."""
+    target = ops.cast(target, "float32")
+    pos_weight, norm = loss_weights(ops.shape(target)[0], ops.sum(target))
+    logits = ops.matmul(z, ops.transpose(z))
+    # weighted BCE with logits: pos_weight * softplus(-l) for ones, softplus(l) for zeros
+    pairs = pos_weight * target * ops.softplus(-logits) + (1.0 - target) * ops.softplus(logits)
+    return norm * ops.mean(pairs)
+
+
+def sparse_reconstruction_loss(z, positives, negatives):
+    """The same loss from ``positives`` (every one of the target, as (i, j) rows) and a uniform
+    sample of ``negatives`` (zeros of the target), each sampled pair standing for
+    n_non_edges / len(negatives) pairs."""
+    n_cells = ops.cast(ops.shape(z)[0], "float32")
+    n_positive = ops.cast(ops.shape(positives)[0], "float32")
+    n_non_edges = n_cells ** 2 - n_positive
+    pos_weight, norm = loss_weights(n_cells, n_positive)
+    positive_sum = pos_weight * ops.sum(ops.softplus(-pair_logits(z, positives)))
+    negative_mean = ops.mean(ops.softplus(pair_logits(z, negatives)))
+    return norm * (positive_sum + negative_mean * n_non_edges) / n_cells ** 2
+
+
+def pair_logits(z, pairs):
+    """z_i . z_j for each row (i, j) of ``pairs``."""
+    return ops.sum(ops.take(z, pairs[:, 0], axis=0) * ops.take(z, pairs[:, 1], axis=0), axis=1)
+
+
+def kl_per_node(mu, log_var):
+    """KL(q(z|X, A) || N(0, I)) averaged over nodes and divided by N (GAE's scaling)."""
+    return ops.mean(kl_divergence(mu, log_var)) / ops.cast(ops.shape(mu)[0], "float32")
