@@ -38,6 +38,7 @@ setup(
         "igraph>=0.11",
         "joblib>=1.3",
     ],
+    entry_points={"console_scripts": ["diffvae = diffvae.cli:main"]},
     extras_require={
         "dev": ["pytest>=8", "jax[cpu]>=0.5", "nbmake>=1.5", "ipykernel>=6", "nbformat>=5"],
     },

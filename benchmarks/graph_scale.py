@@ -21,7 +21,7 @@ def worker(n_cells: int, epochs: int) -> dict:
     from diffvae import datasets
     from diffvae.preprocessing import Preprocessor
     from graph_diffvae import graphs
-    from graph_diffvae.model import GraphDiffVAE
+    from graph_diffvae import GraphDiffVAE
 
     adata = datasets.synthetic(n_cells, 200, n_branches=4, seed=0)
     model = GraphDiffVAE()

@@ -1,7 +1,7 @@
 """Wall time of the full Table 2 protocol at the paper's zebrafish size, by phase.
 
 SYNTHETIC branching-differentiation counts (1422 cells x 1845 genes, 5 types); the default
-protocol of ``python -m diffvae.benchmark``: 4 models x m in {20, 50, 100} x k-means/DBSCAN x
+protocol of ``diffvae benchmark``: 4 models x m in {20, 50, 100} x k-means/DBSCAN x
 latent/t-SNE x 50 repetitions, plus the scanpy Leiden row.
 
     python benchmarks/table2_protocol.py [--repetitions 50] [--tsne-init pca|random]
@@ -13,8 +13,8 @@ import os
 import time
 
 from diffvae import datasets
-from diffvae.benchmark import paper_layout, run_protocol, summarise
-from diffvae.cli import markdown_table
+from diffvae.comparison import paper_layout, run_protocol, summarise
+from diffvae.cli.common import markdown_table
 
 
 def main() -> None:

@@ -7,10 +7,15 @@
 """
 from . import datasets
 from ._version import __version__
-from .errors import InputError
+from .base import BaseEstimator
+from .classifier import CellStateClassifier
+from .errors import InputError, NotFittedError
 from .io import read
 from .models import AE, PCA, VAE, DiffVAE, LatentModel, get_model
 from .preprocessing import Preprocessor
 
-__all__ = ["AE", "PCA", "VAE", "DiffVAE", "InputError", "LatentModel", "Preprocessor",
-           "__version__", "datasets", "get_model", "read"]
+#: load any bundle (DiffVAE, a baseline, the classifier, Graph-DiffVAE) as the class it holds
+load = BaseEstimator.load
+
+__all__ = ["AE", "PCA", "VAE", "BaseEstimator", "CellStateClassifier", "DiffVAE", "InputError", "LatentModel",
+           "NotFittedError", "Preprocessor", "__version__", "datasets", "get_model", "load", "read"]

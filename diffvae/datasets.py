@@ -1,7 +1,8 @@
 """Dataset registry in the style of ``scanpy.datasets`` / ``keras.datasets``.
 
 Every loader returns AnnData (cells x genes) with the reference labels in ``obs`` and
-``adata.uns["diffvae_dataset"] = {"name": ..., "label_key": ...}`` naming the label column.
+``adata.uns["diffvae_dataset"]`` naming the label column, the fitting marker set and the progenitor
+types (read them with :func:`label_key`, :func:`marker_set` and :func:`progenitor_types`).
 
 Files are looked for, in order, in ``<data_dir>/<name>/`` (``data_dir=`` argument, else the
 ``DIFFVAE_DATA_DIR`` environment variable), then in the download cache
@@ -60,6 +61,8 @@ class DatasetInfo:
     files: tuple[RemoteFile, ...] = field(default=())
     #: the shipped marker set (see diffvae.analysis.markers) that fits the dataset
     markers: str | None = None
+    #: progenitor types among the labels (for the progenitor link analysis of Fig. 4)
+    progenitors: tuple[str, ...] = ()
 
 
 REGISTRY: dict[str, DatasetInfo] = {
@@ -82,7 +85,7 @@ REGISTRY: dict[str, DatasetInfo] = {
                         "caddbfd93b3012af784ae54773c373ff64adf735949f8236187ea6ae71761db9"),
              RemoteFile("crv.rda", _TRADESEQ + "crv.rda",
                         "85a96575d06247f5c22d2622a05cb75e241f7c014e93d2c6c15593cecdc14099")),
-            markers="mouse_myeloid"),
+            markers="mouse_myeloid", progenitors=("Multipotent progenitors", "GMP")),
         DatasetInfo(
             "zebrafish",
             "1422 zebrafish blood cells x 1845 most variable genes, log-normalised, 5 types "
@@ -93,7 +96,7 @@ REGISTRY: dict[str, DatasetInfo] = {
                         "8fe741ce6c63eda6f761e11b0ee28d903db5f8aa122fffa320135e5e73ad8a66"),
              RemoteFile("CV_genes.csv", _DIFFVAE + "CV_genes.csv",
                         "14600aca2b6a14f7a0638c8e654b7ac2cc6d8fe0b91bfdaa58547e950ac72484")),
-            markers="zebrafish_blood"),
+            markers="zebrafish_blood", progenitors=("HSPC",)),
         DatasetInfo(
             "pancreas",
             "Muraro et al. 2016 human pancreas (CEL-Seq2, GEO GSE85241), the cells with the "
@@ -119,7 +122,8 @@ REGISTRY: dict[str, DatasetInfo] = {
             "synthetic",
             "SYNTHETIC branching differentiation: progenitors -> n_branches mature types, "
             "negative-binomial counts, known labels and pseudotime (any size, seeded)",
-            "simulated by diffvae.datasets.synthetic", "MIT (this package)", "celltype"),
+            "simulated by diffvae.datasets.synthetic", "MIT (this package)", "celltype",
+            progenitors=("Progenitor",)),
     )
 }
 
@@ -199,7 +203,8 @@ def _info(name: str) -> DatasetInfo:
 def _tag(adata: ad.AnnData, name: str) -> ad.AnnData:
     info = REGISTRY[name]
     adata.uns["diffvae_dataset"] = {"name": name, "label_key": info.label_key,
-                                    "markers": info.markers or ""}
+                                    "markers": info.markers or "",
+                                    "progenitors": list(info.progenitors)}
     return adata
 
 
@@ -438,5 +443,20 @@ def load_dataset(name: str, *, data_dir: str | os.PathLike | None = None,
 
 def label_key(adata: ad.AnnData) -> str | None:
     """The reference-label column of a dataset loaded here, or ``None``."""
-    key = adata.uns.get("diffvae_dataset", {}).get("label_key")
+    key = _tagged(adata).get("label_key")
     return key if key in adata.obs else None
+
+
+def marker_set(adata: ad.AnnData) -> str | None:
+    """The shipped marker set that fits a dataset loaded here, or ``None``."""
+    return _tagged(adata).get("markers") or None
+
+
+def progenitor_types(adata: ad.AnnData) -> list[str]:
+    """The progenitor types of a dataset loaded here (empty when unknown)."""
+    return [str(t) for t in _tagged(adata).get("progenitors", [])]
+
+
+def _tagged(adata: ad.AnnData) -> dict:
+    """What the registry wrote into ``adata.uns["diffvae_dataset"]`` (empty for other data)."""
+    return adata.uns.get("diffvae_dataset", {})

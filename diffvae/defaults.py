@@ -12,7 +12,7 @@ BATCH_SIZE = 128                # pancreas: 256
 LEARNING_RATE = 1e-3
 VALIDATION_SPLIT = 0.2          # 80 / 20 train / validation
 
-# hyperparameter grid (python -m diffvae.tune)
+# hyperparameter grid (diffvae tune)
 TUNE_H1 = (256, 128)
 TUNE_LATENT_DIMS = (50, 100)
 TUNE_LEARNING_RATES = (1e-2, 1e-3, 1e-4)
@@ -45,4 +45,4 @@ GRAPH_K = 1                     # each cell to its most correlated cell
 
 # clustering: the analysis's choices, in the order the command lines list them
 CLUSTERERS = ("kmeans", "dbscan")
-SPACES = ("tsne", "latent")     # the 2-D t-SNE of mu (paper) or mu itself
+SPACES = ("latent", "tsne")     # mu itself or its 2-D t-SNE (the paper clusters the t-SNE)

@@ -13,14 +13,13 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from . import defaults
 from .analysis import dimension_scores, top_dimensions
 from .errors import InputError
 
-DEFAULT_LAMBDAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
-
 
 def target_dimensions(latent: np.ndarray, groups: Sequence, targets: Sequence[str],
-                      n_dims: int = 5) -> dict[str, list[int]]:
+                      n_dims: int = defaults.PERTURBATION_N_DIMS) -> dict[str, list[int]]:
     """Each target's ``n_dims`` latent dimensions with the highest paper score (% of D_k in it)."""
     groups = np.asarray(groups).astype(str)
     missing = [t for t in targets if t not in set(groups.tolist())]

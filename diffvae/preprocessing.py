@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .errors import InputError
+from .errors import InputError, NotFittedError
 
 
 def check_expression(adata: ad.AnnData, source: str = "data") -> None:
@@ -148,7 +148,7 @@ class Preprocessor:
     # -- helpers ----------------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "genes_"):
-            raise RuntimeError("this Preprocessor is not fitted yet; call fit() first")
+            raise NotFittedError("this Preprocessor is not fitted yet; call fit() first")
 
     def _range(self) -> np.ndarray:
         span = self.max_ - self.min_

@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from diffvae import benchmark
+from diffvae import comparison
+from diffvae.cli import benchmark
 
 
 @pytest.fixture
@@ -18,12 +19,12 @@ def separable(rng):
 
 def test_perfect_clustering_scores_one_and_shuffled_labels_near_zero(separable, rng):
     latent, labels = separable
-    rows = benchmark.cluster_and_score(latent, labels, [0, 1], spaces=["latent", "tsne"],
+    rows = comparison.cluster_and_score(latent, labels, [0, 1], spaces=["latent", "tsne"],
                                        clusterers=["kmeans", "dbscan"], n_clusters=4)
     assert len(rows) == 8
     assert all(r["ari"] == pytest.approx(1.0) for r in rows if r["clusterer"] == "kmeans")
     assert all(r["ari"] > 0.9 for r in rows)  # DBSCAN may leave a few border cells as noise
-    shuffled = benchmark.cluster_and_score(latent, rng.permutation(labels), [0], spaces=["latent"],
+    shuffled = comparison.cluster_and_score(latent, rng.permutation(labels), [0], spaces=["latent"],
                                            clusterers=["kmeans"], n_clusters=4)
     assert abs(shuffled[0]["ari"]) < 0.03
 
@@ -31,12 +32,12 @@ def test_perfect_clustering_scores_one_and_shuffled_labels_near_zero(separable, 
 def test_tsne_is_computed_once_with_pca_init_and_per_seed_with_random(separable, monkeypatch):
     latent, labels = separable
     calls = []
-    real = benchmark.tsne
-    monkeypatch.setattr(benchmark, "tsne", lambda x, **kw: calls.append(kw) or real(x, **kw))
-    benchmark.cluster_and_score(latent, labels, [0, 1, 2], spaces=["tsne"], clusterers=["kmeans"],
+    real = comparison.tsne
+    monkeypatch.setattr(comparison, "tsne", lambda x, **kw: calls.append(kw) or real(x, **kw))
+    comparison.cluster_and_score(latent, labels, [0, 1, 2], spaces=["tsne"], clusterers=["kmeans"],
                                 n_clusters=4)
     assert len(calls) == 1
-    benchmark.cluster_and_score(latent, labels, [0, 1, 2], spaces=["tsne"], clusterers=["kmeans"],
+    comparison.cluster_and_score(latent, labels, [0, 1, 2], spaces=["tsne"], clusterers=["kmeans"],
                                 n_clusters=4, tsne_init="random")
     assert [c["seed"] for c in calls[1:]] == [0, 1, 2]
 
@@ -45,7 +46,7 @@ def test_paper_layout():
     runs = pd.DataFrame({"model": ["diffvae"] * 4, "latent_dim": [20] * 4, "clusterer": ["kmeans"] * 4,
                          "space": ["latent", "latent", "tsne", "tsne"], "ari": [0.5, 0.7, 0.2, 0.2],
                          "nmi": [0.1] * 4})
-    layout = benchmark.paper_layout(benchmark.summarise(runs))
+    layout = comparison.paper_layout(comparison.summarise(runs))
     assert layout.loc["diffvae (m=20)", "kmeans / latent"] == "0.600 ± 0.141"
     assert list(layout.columns) == ["kmeans / latent", "kmeans / tsne"]
 

@@ -1,4 +1,4 @@
-"""``python -m diffvae.train`` and ``python -m diffvae.tune``: outputs and clear errors."""
+"""``diffvae train`` and ``diffvae tune``: outputs and clear errors."""
 import subprocess
 import sys
 
@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from diffvae import LatentModel, train, tune
+from diffvae import LatentModel
+from diffvae.cli import train, tune
 
 QUICK = ["--epochs", "2", "--latent-dim", "3", "--hidden-dims", "8", "4", "--batch-size", "32",
          "--quiet"]
@@ -65,7 +66,7 @@ def test_bad_input_gives_one_clear_line(tmp_path, capsys, content, expected):
     status = train.main(["--data", path, "--out", str(tmp_path / "out"), *QUICK])
     err = capsys.readouterr().err
     assert status == 2
-    assert expected in err and err.startswith("diffvae.train: error:") and err.count("\n") == 1
+    assert expected in err and err.startswith("diffvae train: error:") and err.count("\n") == 1
 
 
 def test_bad_options_are_refused_before_reading(tmp_path, capsys):
@@ -75,7 +76,7 @@ def test_bad_options_are_refused_before_reading(tmp_path, capsys):
 
 def test_command_line_exit_status_without_traceback(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "diffvae.train", "--data", str(tmp_path / "nope.h5ad"),
+        [sys.executable, "-m", "diffvae", "train", "--data", str(tmp_path / "nope.h5ad"),
          "--out", str(tmp_path / "out")], capture_output=True, text=True)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "nope.h5ad: no such file" in result.stderr

@@ -9,7 +9,8 @@ import scipy.io
 import scipy.sparse as sp
 
 from diffvae import InputError
-from graph_diffvae import graphs, train
+from diffvae.cli import graph as train
+from graph_diffvae import graphs
 from graph_diffvae.layers import GCNConv, sparse_adjacency
 from graph_diffvae.links import split_edges
 from graph_diffvae.losses import dense_reconstruction_loss, sparse_reconstruction_loss

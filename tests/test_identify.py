@@ -1,4 +1,4 @@
-"""The identification pipeline and ``python -m diffvae.identify`` on real data."""
+"""The identification pipeline and ``diffvae identify`` on real data."""
 import json
 
 import anndata as ad
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from diffvae import identify
+from diffvae.cli import identify
 from diffvae.analysis import majority_mapping
 from diffvae.analysis.pipeline import identify_cell_types
 

@@ -1,11 +1,12 @@
-"""Latent perturbations, genes to flip, the classifier and ``python -m diffvae.perturb``."""
+"""Latent perturbations, genes to flip, the classifier and ``diffvae perturb``."""
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from diffvae import InputError, perturb, perturbation
+from diffvae import InputError, perturbation
+from diffvae.cli import perturb
 from diffvae.analysis import dimension_scores
 from diffvae.classifier import CellStateClassifier
 

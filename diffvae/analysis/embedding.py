@@ -5,12 +5,13 @@ import warnings
 
 import numpy as np
 
+from .. import defaults
 from ..errors import InputError
 
 METHODS = ("opentsne", "sklearn")
 
 
-def tsne(latent: np.ndarray, *, perplexity: float = 30.0, seed: int | None = 0,
+def tsne(latent: np.ndarray, *, perplexity: float = defaults.PERPLEXITY, seed: int | None = 0,
          method: str = "opentsne", n_jobs: int = -1, init: str = "pca") -> np.ndarray:
     """Embed ``latent`` (cells x dims) in 2-D with t-SNE.
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .. import defaults
 from ..errors import InputError
 
 
@@ -33,7 +34,7 @@ def high_weight_genes(omega: np.ndarray, genes: Sequence[str], dims: Sequence[in
 
 
 def cluster_genes(top_dims: Mapping, omega: np.ndarray, genes: Sequence[str],
-                  n_genes: int = 3) -> pd.DataFrame:
+                  n_genes: int = defaults.N_GENES_PER_DIMENSION) -> pd.DataFrame:
     """Per cluster, the top ``n_genes`` genes of each of its top dimensions, counted.
 
     Columns: cluster, gene, n_dimensions (how many of the cluster's top dimensions list the gene),

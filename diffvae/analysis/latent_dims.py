@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .. import defaults
+
 from ..errors import InputError
 
 
@@ -45,7 +47,7 @@ def dimension_scores(latent: np.ndarray, clusters: Sequence, *, relative: bool =
                         columns=pd.RangeIndex(latent.shape[1], name="dimension"))
 
 
-def top_dimensions(scores: pd.DataFrame, n: int = 10) -> dict:
+def top_dimensions(scores: pd.DataFrame, n: int = defaults.N_TOP_DIMENSIONS) -> dict:
     """Cluster -> its ``n`` highest-scoring dimensions, best first (ties: lower index first)."""
     return {cluster: [int(d) for d in scores.columns[np.argsort(-row.to_numpy(), kind="stable")[:n]]]
             for cluster, row in scores.iterrows()}

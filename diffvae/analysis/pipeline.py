@@ -14,11 +14,10 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
+from .. import defaults
+from ..defaults import CLUSTERERS, SPACES
 from ..errors import InputError
 from . import clustering, embedding, genes, latent_dims, markers as marker_module, metrics
-
-CLUSTERERS = ("kmeans", "dbscan")
-SPACES = ("tsne", "latent")
 
 
 @dataclass
@@ -57,8 +56,9 @@ def identify_cell_types(
     adata: ad.AnnData, model, *, labels: Sequence | None = None,
     clusterer: str = "kmeans", n_clusters: int | None = None, eps: float | None = None,
     min_samples: int = 5, cluster_on: str = "tsne",
-    markers: str | Mapping[str, Sequence[str]] | None = None, n_dims: int = 10, n_genes: int = 3,
-    relative: bool = False, perplexity: float = 30.0, tsne_method: str = "opentsne",
+    markers: str | Mapping[str, Sequence[str]] | None = None,
+    n_dims: int = defaults.N_TOP_DIMENSIONS, n_genes: int = defaults.N_GENES_PER_DIMENSION,
+    relative: bool = False, perplexity: float = defaults.PERPLEXITY, tsne_method: str = "opentsne",
     seed: int | None = 0, layer: str | None = None, min_score: float = 0.5,
 ) -> Identification:
     """Run the paper's pipeline with a fitted ``model`` (DiffVAE or any :class:`~diffvae.LatentModel`).

@@ -1,4 +1,4 @@
-"""``python -m diffvae.perturb``: change cell states by shifting latent dimensions (paper Fig. 2-3).
+"""``diffvae perturb``: change cell states by shifting latent dimensions (paper Fig. 2-3).
 
 Trains (or loads) DiffVAE and the cell-state classifier on the mature (target) types, shifts the
 source cells' mu along each target's top dimensions by lambda standard deviations, decodes and
@@ -9,7 +9,7 @@ classifier and model bundles, figures (PNG) and report.md.
 
 Example::
 
-    python -m diffvae.perturb --dataset paul15_tradeseq --source "Multipotent progenitors" GMP \\
+    diffvae perturb --dataset paul15_tradeseq --source "Multipotent progenitors" GMP \\
         --out results/paul15_perturb
 """
 from __future__ import annotations
@@ -21,20 +21,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import perturbation
-from ._files import atomic_path
-from .analysis import UNKNOWN, plots, tsne
-from .analysis.pipeline import identify_cell_types
-from .classifier import CellStateClassifier
-from .cli import (add_data_arguments, add_model_arguments, command, load_input, load_or_train,
-                  markdown_table, save_figure, write_csv)
-from .datasets import label_key as dataset_label_key
-from .errors import InputError
+from .. import defaults, perturbation
+from .._files import atomic_path
+from ..analysis import UNKNOWN, plots, tsne
+from ..analysis.pipeline import identify_cell_types
+from ..classifier import CellStateClassifier
+from ..datasets import marker_set
+from ..errors import InputError
+from .common import (add_data_arguments, add_model_arguments, command, load_input, load_or_train,
+                     markdown_table, new_parser, reference_labels, save_figure, write_csv)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m diffvae.perturb", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = new_parser("perturb", __doc__)
     add_data_arguments(parser)
     add_model_arguments(parser)
     parser.add_argument("--label-key", help="obs column of cell types (default: the dataset's)")
@@ -49,16 +48,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the cell type(s) to convert (for example progenitors)")
     parser.add_argument("--targets", nargs="+", metavar="TYPE",
                         help="mature types (default: every type that is not a source)")
-    parser.add_argument("--lambdas", type=float, nargs="+", default=list(perturbation.DEFAULT_LAMBDAS))
-    parser.add_argument("--n-dims", type=int, default=5, help="dimensions shifted per target (paper: 5)")
+    parser.add_argument("--lambdas", type=float, nargs="+", default=list(defaults.PERTURBATION_LAMBDAS))
+    parser.add_argument("--n-dims", type=int, default=defaults.PERTURBATION_N_DIMS,
+                        help=f"dimensions shifted per target (paper: {defaults.PERTURBATION_N_DIMS})")
     parser.add_argument("--sd-from", choices=["all", "source"], default="all",
                         help="standard deviation over all cells (paper) or the source cells "
                         "(original code)")
     parser.add_argument("--n-random", type=int, default=5,
                         help="random-dimension draws per target and lambda (control)")
-    parser.add_argument("--flip-lambda", type=float, default=1.0,
+    parser.add_argument("--flip-lambda", type=float, default=defaults.FLIP_LAMBDA,
                         help="lambda whose converted cells get the genes-to-flip analysis (paper: 1)")
-    parser.add_argument("--classifier-epochs", type=int, default=300)
+    parser.add_argument("--classifier-epochs", type=int, default=defaults.CLASSIFIER_EPOCHS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--quiet", action="store_true")
@@ -67,16 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _groups(adata, args, model) -> tuple[np.ndarray, list[str], list[str]]:
     """Each cell's type (reference label or named cluster), the sources and the targets."""
-    key = args.label_key or dataset_label_key(adata)
-    if key is not None and key not in adata.obs:
-        raise InputError(f"no obs column {key!r}; columns: {list(adata.obs)}")
-    labels = None if key is None else adata.obs[key].astype(str).to_numpy()
+    _, labels = reference_labels(adata, args.label_key)
     if args.groups == "label":
         if labels is None:
             raise InputError("the data have no reference labels: pass --label-key or use --groups cluster")
         groups = labels
     else:
-        markers = args.markers or adata.uns.get("diffvae_dataset", {}).get("markers") or None
+        markers = args.markers or marker_set(adata)
         if markers is None:
             raise InputError("--groups cluster needs --markers to name the clusters")
         result = identify_cell_types(adata, model, labels=labels, n_clusters=args.n_clusters,
@@ -95,7 +92,7 @@ def _groups(adata, args, model) -> tuple[np.ndarray, list[str], list[str]]:
     return groups, args.source, targets
 
 
-@command("diffvae.perturb")
+@command("perturb")
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     adata = load_input(args)

@@ -1,4 +1,4 @@
-"""``python -m diffvae.identify``: from expression to named cell types with marker genes (paper Fig. 1).
+"""``diffvae identify``: from expression to named cell types with marker genes (paper Fig. 1).
 
 Trains DiffVAE with the paper's defaults (or loads ``--model BUNDLE``), embeds mu with t-SNE,
 clusters, finds the latent dimensions and high-weight genes of each cluster, maps clusters to
@@ -9,7 +9,7 @@ report.md.
 
 Example::
 
-    python -m diffvae.identify --dataset pbmc68k_reduced --out results/pbmc68k_reduced
+    diffvae identify --dataset pbmc68k_reduced --out results/pbmc68k_reduced
 """
 from __future__ import annotations
 
@@ -20,14 +20,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._files import atomic_path
-from .analysis import MARKER_SETS, plots
-from .analysis.pipeline import CLUSTERERS, SPACES, Identification, identify_cell_types
-from .cli import (add_data_arguments, add_model_arguments, command, load_input, load_or_train,
-                  save_figure, write_csv, write_h5ad)
-from .datasets import label_key as dataset_label_key
-from .errors import InputError
-from .models import LatentModel
+from .. import defaults
+from .._files import atomic_path
+from ..analysis import MARKER_SETS, plots
+from ..analysis.pipeline import Identification, identify_cell_types
+from ..datasets import marker_set
+from ..defaults import CLUSTERERS, SPACES
+from ..errors import InputError
+from ..models import LatentModel
+from .common import (add_data_arguments, add_model_arguments, command, load_input, load_or_train,
+                     new_parser, reference_labels, save_figure, write_csv, write_h5ad)
 
 FIGURES = {
     "tsne.png": "t-SNE of mu coloured by cluster and by reference label (Fig. 1b)",
@@ -39,8 +41,7 @@ FIGURES = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m diffvae.identify", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = new_parser("identify", __doc__)
     add_data_arguments(parser)
     add_model_arguments(parser)
     parser.add_argument("--clusterer", choices=CLUSTERERS, default="kmeans")
@@ -53,26 +54,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--markers", help=f"marker set: one of {', '.join(MARKER_SETS)}, or a CSV "
                         "with columns cell_type,gene (default: the dataset's)")
     parser.add_argument("--label-key", help="obs column with reference labels (default: the dataset's)")
-    parser.add_argument("--n-dims", type=int, default=10, help="top dimensions per cluster (paper: 10)")
-    parser.add_argument("--n-genes", type=int, default=3, help="genes per dimension (paper: 3)")
+    parser.add_argument("--n-dims", type=int, default=defaults.N_TOP_DIMENSIONS,
+                        help=f"top dimensions per cluster (paper: {defaults.N_TOP_DIMENSIONS})")
+    parser.add_argument("--n-genes", type=int, default=defaults.N_GENES_PER_DIMENSION,
+                        help=f"genes per dimension (paper: {defaults.N_GENES_PER_DIMENSION})")
     parser.add_argument("--relative-scores", action="store_true",
                         help="rank dimensions by enrichment over the cluster's share of cells "
                         "instead of the paper's raw percentage")
-    parser.add_argument("--perplexity", type=float, default=30.0)
+    parser.add_argument("--perplexity", type=float, default=defaults.PERPLEXITY)
     parser.add_argument("--tsne-method", choices=["opentsne", "sklearn"], default="opentsne")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--quiet", action="store_true")
     return parser
-
-
-def _labels(adata, key: str | None):
-    key = key or dataset_label_key(adata)
-    if key is None:
-        return None, None
-    if key not in adata.obs:
-        raise InputError(f"no obs column {key!r} for reference labels; columns: {list(adata.obs)}")
-    return key, adata.obs[key].astype(str).to_numpy()
 
 
 def write_outputs(result: Identification, adata, model: LatentModel, out: Path,
@@ -163,14 +157,14 @@ def report(result: Identification, title: str, figures: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-@command("diffvae.identify")
+@command("identify")
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     adata = load_input(args)
-    key, labels = _labels(adata, args.label_key)
+    key, labels = reference_labels(adata, args.label_key)
     if args.clusterer == "kmeans" and args.n_clusters is None and labels is None:
         raise InputError("k-means needs --n-clusters when the data have no reference labels")
-    markers = args.markers or adata.uns.get("diffvae_dataset", {}).get("markers") or None
+    markers = args.markers or marker_set(adata)
     model = load_or_train(args, adata)
     result = identify_cell_types(
         adata, model, labels=labels, clusterer=args.clusterer, n_clusters=args.n_clusters,

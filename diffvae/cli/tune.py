@@ -1,4 +1,4 @@
-"""``python -m diffvae.tune``: the paper's hyperparameter search, chosen by validation loss.
+"""``diffvae tune``: the paper's hyperparameter search, chosen by validation loss.
 
 The paper's grid: h1 in {256, 128} with h2 = 2 h1, latent size m in {50, 100}, learning rate in
 {1e-2, 1e-3, 1e-4}, batch size in {64, 128, 256}; 100 epochs on a random 80 % of the cells,
@@ -8,7 +8,7 @@ lowest final validation loss).
 
 Example::
 
-    python -m diffvae.tune --dataset paul15_tradeseq --out results/tune --epochs 30 --h1 128
+    diffvae tune --dataset paul15_tradeseq --out results/tune --epochs 30 --h1 128
 """
 from __future__ import annotations
 
@@ -20,24 +20,25 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ._files import atomic_path
-from .cli import add_data_arguments, command, load_input, write_csv
-from .errors import InputError
-from .models import get_model
+from .. import defaults
+from .._files import atomic_path
+from ..errors import InputError
+from ..models import get_model
+from .common import add_data_arguments, command, load_input, new_parser, write_csv
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m diffvae.tune", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = new_parser("tune", __doc__)
     add_data_arguments(parser)
     parser.add_argument("--model", choices=["diffvae", "vae", "ae"], default="diffvae")
-    parser.add_argument("--h1", type=int, nargs="+", default=[256, 128],
+    parser.add_argument("--h1", type=int, nargs="+", default=list(defaults.TUNE_H1),
                         help="inner hidden size; the outer one is 2 * h1 (paper)")
-    parser.add_argument("--latent-dims", type=int, nargs="+", default=[50, 100])
-    parser.add_argument("--learning-rates", type=float, nargs="+", default=[1e-2, 1e-3, 1e-4])
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 128, 256])
-    parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--validation-split", type=float, default=0.2)
+    parser.add_argument("--latent-dims", type=int, nargs="+", default=list(defaults.TUNE_LATENT_DIMS))
+    parser.add_argument("--learning-rates", type=float, nargs="+",
+                        default=list(defaults.TUNE_LEARNING_RATES))
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=list(defaults.TUNE_BATCH_SIZES))
+    parser.add_argument("--epochs", type=int, default=defaults.EPOCHS)
+    parser.add_argument("--validation-split", type=float, default=defaults.VALIDATION_SPLIT)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True)
     return parser
@@ -54,7 +55,7 @@ def grid(args: argparse.Namespace) -> list[dict]:
             for h1, m, lr, b in itertools.product(*values)]
 
 
-@command("diffvae.tune")
+@command("tune")
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configs = grid(args)

@@ -1,4 +1,4 @@
-"""``python -m graph_diffvae.train``: links between cells with Graph-DiffVAE (paper Fig. 4).
+"""``diffvae graph``: links between cells with Graph-DiffVAE (paper Fig. 4).
 
 Builds the input graph (``--graph pearson``: each cell to its ``--k`` most correlated cells, the
 paper's; ``knn``; or a file), trains Graph-DiffVAE with 10 % / 5 % of the edges held out, and
@@ -10,7 +10,7 @@ figures as in Fig. 4 and ``report.md``.
 
 Example::
 
-    python -m graph_diffvae.train --dataset paul15_tradeseq --out results/paul15_graph
+    diffvae graph --dataset paul15_tradeseq --out results/paul15_graph
 """
 from __future__ import annotations
 
@@ -22,37 +22,35 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from diffvae._files import atomic_path
-from diffvae.analysis import tsne
-from diffvae.cli import add_data_arguments, command, load_input, markdown_table, save_figure, write_h5ad
-from diffvae.datasets import label_key as dataset_label_key
-from diffvae.errors import InputError
+from graph_diffvae import evaluation, graphs, plots
+from graph_diffvae.model import GraphDiffVAE
 
-from . import evaluation, graphs, plots
-from .model import GraphDiffVAE
-
-#: progenitor types of the registered datasets, for the progenitor link analysis
-PROGENITORS = {"paul15_tradeseq": ["Multipotent progenitors", "GMP"], "zebrafish": ["HSPC"],
-               "synthetic": ["Progenitor"]}
+from .. import defaults
+from .._files import atomic_path
+from ..analysis import tsne
+from ..datasets import progenitor_types
+from ..errors import InputError
+from .common import (add_data_arguments, command, load_input, markdown_table, new_parser,
+                     reference_labels, save_figure, write_h5ad)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m graph_diffvae.train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = new_parser("graph", __doc__)
     add_data_arguments(parser)
     parser.add_argument("--graph", default="pearson", metavar="pearson|knn|obsp:KEY|FILE",
                         help="input graph: pearson (paper), knn, an AnnData adjacency "
                         "(obsp:connectivities), or a file (.npz, .mtx, edge-list .csv)")
     parser.add_argument("--use-rep", help="obsm entry for --graph knn (default: PCA of the "
                         "scaled expression)")
-    parser.add_argument("--k", type=int, default=1, help="neighbours per cell (paper: 1)")
+    parser.add_argument("--k", type=int, default=defaults.GRAPH_K,
+                        help=f"neighbours per cell (paper: {defaults.GRAPH_K})")
     parser.add_argument("--hidden-dim", "--hidden_dim", "--hidden-dimensions", dest="hidden_dim",
-                        type=int, default=512)
+                        type=int, default=defaults.GRAPH_HIDDEN_DIM)
     parser.add_argument("--latent-dim", "--latent_dim", "--latent-dimension", dest="latent_dim",
-                        type=int, default=50)
+                        type=int, default=defaults.GRAPH_LATENT_DIM)
     parser.add_argument("--learning-rate", "--learning_rate", dest="learning_rate", type=float,
-                        default=1e-4)
-    parser.add_argument("--epochs", type=int, default=200)
+                        default=defaults.GRAPH_LEARNING_RATE)
+    parser.add_argument("--epochs", type=int, default=defaults.GRAPH_EPOCHS)
     parser.add_argument("--loss", choices=["auto", "dense", "sparse"], default="auto",
                         help="dense: all N^2 pairs; sparse: edges + sampled non-edges (large graphs)")
     parser.add_argument("--model-name", "--model_name", dest="model_name", default="graph_diffvae")
@@ -65,18 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@command("graph_diffvae.train")
+@command("graph")
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     for name in ("k", "hidden_dim", "latent_dim", "epochs"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     adata = load_input(args)
-    key = args.label_key or dataset_label_key(adata)
-    if key is not None and key not in adata.obs:
-        raise InputError(f"no obs column {key!r}; columns: {list(adata.obs)}")
-    labels = None if key is None else adata.obs[key].astype(str).to_numpy()
-    progenitors = args.progenitors or PROGENITORS.get(args.dataset or "", [])
+    key, labels = reference_labels(adata, args.label_key)
+    progenitors = args.progenitors or progenitor_types(adata)
     if labels is not None and set(progenitors) - set(labels):
         raise InputError(f"progenitor type(s) {sorted(set(progenitors) - set(labels))} not in obs[{key!r}]")
     adjacency = None
@@ -88,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.graph not in ("pearson", "knn"):
         adjacency = graphs.read_graph(args.graph, adata.n_obs, adata.obs_names)
     model = GraphDiffVAE(args.hidden_dim, args.latent_dim,
-                         graph=args.graph if adjacency is None else "given", k=args.k,
+                         graph=args.graph if adjacency is None else "precomputed", k=args.k,
                          use_rep=args.use_rep)
     model.fit(adata, adjacency=adjacency, epochs=args.epochs, learning_rate=args.learning_rate,
               seed=args.seed, loss=args.loss, verbose=0 if args.quiet else 1, layer=args.layer)

@@ -1,4 +1,4 @@
-"""``python -m diffvae.train``: train DiffVAE (or a baseline) and write its outputs.
+"""``diffvae train``: train DiffVAE (or a baseline) and write its outputs.
 
 Writes to ``--out``: the model bundle (``<model-name>/``), the training history (``history.csv``)
 and loss curves (``loss.png``), and the latent representation (``latent.h5ad`` with
@@ -6,7 +6,7 @@ and loss curves (``loss.png``), and the latent representation (``latent.h5ad`` w
 
 Example::
 
-    python -m diffvae.train --dataset pbmc68k_reduced --out results/pbmc68k_reduced
+    diffvae train --dataset pbmc68k_reduced --out results/pbmc68k_reduced
 """
 from __future__ import annotations
 
@@ -15,26 +15,28 @@ from pathlib import Path
 
 import pandas as pd
 
-from .cli import add_data_arguments, command, load_input, save_figure, write_csv, write_h5ad
-from .errors import InputError
-from .models import MODELS, LatentModel, get_model
+from .. import defaults
+from ..errors import InputError
+from ..models import MODELS, LatentModel, get_model
+from .common import add_data_arguments, command, load_input, new_parser, save_figure, write_csv, write_h5ad
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m diffvae.train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = new_parser("train", __doc__)
     add_data_arguments(parser)
     parser.add_argument("--model", choices=sorted(MODELS), default="diffvae")
     parser.add_argument("--hidden-dims", "--hidden-dimensions", "--hidden_dimensions",
-                        dest="hidden_dims", type=int, nargs="+", default=[512, 256],
-                        metavar="H", help="encoder hidden sizes, outermost first (default 512 256)")
+                        dest="hidden_dims", type=int, nargs="+", default=list(defaults.HIDDEN_DIMS),
+                        metavar="H", help="encoder hidden sizes, outermost first (default "
+                        f"{' '.join(map(str, defaults.HIDDEN_DIMS))})")
     parser.add_argument("--latent-dim", "--latent-dimension", "--latent_dimension",
-                        dest="latent_dim", type=int, default=50)
-    parser.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int, default=128)
-    parser.add_argument("--epochs", type=int, default=100)
+                        dest="latent_dim", type=int, default=defaults.LATENT_DIM)
+    parser.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int,
+                        default=defaults.BATCH_SIZE)
+    parser.add_argument("--epochs", type=int, default=defaults.EPOCHS)
     parser.add_argument("--learning-rate", "--learning_rate", dest="learning_rate", type=float,
-                        default=1e-3)
-    parser.add_argument("--validation-split", type=float, default=0.2)
+                        default=defaults.LEARNING_RATE)
+    parser.add_argument("--validation-split", type=float, default=defaults.VALIDATION_SPLIT)
     parser.add_argument("--n-top-genes", type=int,
                         help="keep this many highly variable genes (default: all)")
     parser.add_argument("--model-name", "--model_name", dest="model_name",
@@ -81,7 +83,7 @@ def plot_history(history: pd.DataFrame):
     return fig
 
 
-@command("diffvae.train")
+@command("train")
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     check_options(args)

@@ -1,45 +1,25 @@
-"""``python -m diffvae.benchmark``: the paper's comparison of representations (Table 2).
+"""The paper's comparison of representations (Table 2) as a library: the protocol, its summary
+in the paper's layout and a figure; ``diffvae benchmark`` runs it from the command line.
 
 DiffVAE, VAE, AE (same layers) and PCA, latent sizes m in {20, 50, 100}; k-means (k = number of
 reference types) and DBSCAN (automatic eps); on the representation itself and on its 2-D t-SNE;
 50 repetitions of each cell; scored by ARI (and NMI) against the reference labels. The standard
-scanpy pipeline (PCA, neighbour graph, Leiden) is one more row.
-
-Modes: by default each model is trained once and the clustering is repeated with a different
-seed each time (the t-SNE and k-means seeds vary), as the paper did; ``--retrain`` trains a fresh
-model for every repetition, so that training variance shows too. Every run is seeded from
-``--seed``: the same command gives the same table.
-
-Writes to ``--out``: runs.csv (every run), summary.csv and summary.md (mean +/- sd in the
-paper's layout), ari.png (box plots by model and m), settings.json.
-
-Example::
-
-    python -m diffvae.benchmark --dataset paul15_tradeseq --out results/table2
-    python -m diffvae.benchmark --dataset paul15_tradeseq --quick --out results/table2_quick
+scanpy pipeline (PCA, neighbour graph, Leiden) is one more row. By default each model is trained
+once and the clustering is repeated with a different seed each time (the paper's protocol);
+``retrain=True`` trains a fresh model for every repetition.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ._files import atomic_path
+from . import defaults
 from .analysis import ari, dbscan, kmeans, nmi, tsne
-from .cli import add_data_arguments, command, load_input, markdown_table, save_figure, write_csv
-from .datasets import label_key as dataset_label_key
-from .errors import InputError
-from .models import MODELS, get_model
-
-CLUSTERERS = ("kmeans", "dbscan")
-SPACES = ("latent", "tsne")
-QUICK = {"latent_dims": [20], "repetitions": 2, "epochs": 5}
+from .defaults import CLUSTERERS, SPACES
+from .models import get_model
 
 
 def cluster_and_score(latent: np.ndarray, labels: np.ndarray, seeds: list[int], *, spaces,
@@ -98,9 +78,10 @@ def scanpy_leiden(adata, labels: np.ndarray, *, seed: int, n_top_genes: int | No
             "nmi": nmi(labels, found), "n_clusters": len(set(found.tolist()))}
 
 
-def run_protocol(adata, labels, *, models=("diffvae", "vae", "ae", "pca"), latent_dims=(20, 50, 100),
-                 clusterers=CLUSTERERS, spaces=SPACES, repetitions: int = 50, retrain: bool = False,
-                 epochs: int = 100, seed: int = 0, tsne_init: str = "pca", n_jobs: int = -1,
+def run_protocol(adata, labels, *, models=("diffvae", "vae", "ae", "pca"),
+                 latent_dims=defaults.BENCHMARK_LATENT_DIMS, clusterers=CLUSTERERS, spaces=SPACES,
+                 repetitions: int = defaults.BENCHMARK_REPETITIONS, retrain: bool = False,
+                 epochs: int = defaults.EPOCHS, seed: int = 0, tsne_init: str = "pca", n_jobs: int = -1,
                  scanpy_row: bool = True, progress: bool = True) -> pd.DataFrame:
     """Every run of the protocol as a table (model, latent_dim, repetition, seed, space,
     clusterer, ari, nmi, n_clusters). Repetition r uses seed ``seed + r``. The wall time of each
@@ -185,78 +166,3 @@ def plot_runs(runs: pd.DataFrame):
     axes[0, 0].set_ylabel("ARI against reference labels")
     fig.tight_layout()
     return fig
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m diffvae.benchmark", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_data_arguments(parser)
-    parser.add_argument("--label-key", help="obs column of reference labels (default: the dataset's)")
-    parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=["diffvae", "vae", "ae", "pca"])
-    parser.add_argument("--latent-dims", type=int, nargs="+", default=[20, 50, 100])
-    parser.add_argument("--clusterers", nargs="+", choices=CLUSTERERS, default=list(CLUSTERERS))
-    parser.add_argument("--spaces", nargs="+", choices=SPACES, default=list(SPACES))
-    parser.add_argument("--repetitions", type=int, default=50)
-    parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--retrain", action="store_true", help="train a fresh model per repetition")
-    parser.add_argument("--tsne-init", choices=["pca", "random"], default="pca",
-                        help="pca: one t-SNE per representation (it hardly depends on the seed), "
-                        "repetitions vary the clustering seed; random: a seeded random start per "
-                        "repetition (scikit-learn's old default, as in the paper; much slower)")
-    parser.add_argument("--no-scanpy", action="store_true", help="leave out the scanpy Leiden row")
-    parser.add_argument("--quick", action="store_true",
-                        help="reduced grid for smoke tests (m = 20, 2 repetitions, 5 epochs)")
-    parser.add_argument("--n-jobs", type=int, default=-1, help="parallel clustering processes")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, required=True)
-    return parser
-
-
-@command("diffvae.benchmark")
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.quick:
-        for key, value in QUICK.items():
-            setattr(args, key, value)
-    if args.repetitions < 1 or args.epochs < 1 or min(args.latent_dims) < 1:
-        raise InputError("--repetitions, --epochs and --latent-dims must be positive")
-    adata = load_input(args)
-    key = args.label_key or dataset_label_key(adata)
-    if key is None or key not in adata.obs:
-        raise InputError(f"the benchmark needs reference labels: pass --label-key (columns: {list(adata.obs)})")
-    start = time.perf_counter()
-    runs = run_protocol(adata, adata.obs[key], models=args.models, latent_dims=args.latent_dims,
-                        clusterers=args.clusterers, spaces=args.spaces,
-                        repetitions=args.repetitions, retrain=args.retrain, epochs=args.epochs,
-                        seed=args.seed, tsne_init=args.tsne_init, n_jobs=args.n_jobs,
-                        scanpy_row=not args.no_scanpy)
-    seconds = time.perf_counter() - start
-    mode = ("retrained per repetition" if args.retrain else "trained once, clustering repeated") + (
-        f"; t-SNE init {args.tsne_init}")
-    runs.insert(0, "mode", mode)
-    summary = summarise(runs)
-    layout = paper_layout(summary)
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    write_csv(runs, out / "runs.csv", index=False)
-    write_csv(summary, out / "summary.csv", index=False)
-    title = args.dataset or Path(args.data).name
-    with atomic_path(out / "summary.md") as tmp:
-        tmp.write_text(f"# Clustering agreement (ARI, mean ± sd) on {title}\n\nMode: {mode}; "
-                       f"{args.repetitions} repetitions; labels obs[{key!r}]; {adata.n_obs} cells; "
-                       f"{seconds:.0f} s on {os.cpu_count()} cores.\n\n{markdown_table(layout)}\n")
-    save_figure(plot_runs(runs), out / "ari.png")
-    phases = runs.attrs["seconds"]
-    settings = {k: v for k, v in vars(args).items() if k != "out"} | {
-        "mode": mode, "label_key": key, "n_cells": adata.n_obs, "seconds": round(seconds, 1),
-        "seconds_by_phase": phases}
-    with atomic_path(out / "settings.json") as tmp:
-        tmp.write_text(json.dumps(settings, indent=2, default=str))
-    print(markdown_table(layout))
-    print(f"{len(runs)} runs in {seconds:.0f} s ({mode}; "
-          + ", ".join(f"{k} {v:.0f} s" for k, v in phases.items()) + f"); wrote {out / 'summary.md'}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,4 +1,5 @@
-"""Pieces shared by the ``python -m diffvae.*`` commands: data options, errors, outputs."""
+"""Pieces shared by the ``diffvae <command>`` commands: parsers, data options, reference labels,
+errors as one line, atomic outputs."""
 from __future__ import annotations
 
 import argparse
@@ -8,15 +9,23 @@ from collections.abc import Callable
 from pathlib import Path
 
 import anndata as ad
+import numpy as np
 import pandas as pd
 
-from ._files import atomic_path
-from .errors import InputError
+from .. import defaults
+from .._files import atomic_path
+from ..errors import InputError
+
+
+def new_parser(command_name: str, doc: str | None) -> argparse.ArgumentParser:
+    """The parser of ``diffvae <command_name>``, its module docstring as the description."""
+    return argparse.ArgumentParser(prog=f"diffvae {command_name}", description=doc,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     """``--dataset NAME`` or ``--data FILE`` (with ``--genes``), plus ``--data-dir``."""
-    from .datasets import REGISTRY
+    from ..datasets import REGISTRY
 
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--dataset", choices=sorted(REGISTRY), help="a registered dataset")
@@ -34,13 +43,15 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """``--model BUNDLE`` or train DiffVAE with the paper's settings (``--epochs``, ``--latent-dim``)."""
     parser.add_argument("--model", type=Path, metavar="BUNDLE",
                         help="a saved model bundle; default: train DiffVAE with the paper's settings")
-    parser.add_argument("--epochs", type=int, default=100, help="when training (default 100)")
-    parser.add_argument("--latent-dim", type=int, default=50, help="when training (default 50)")
+    parser.add_argument("--epochs", type=int, default=defaults.EPOCHS,
+                        help=f"when training (default {defaults.EPOCHS})")
+    parser.add_argument("--latent-dim", type=int, default=defaults.LATENT_DIM,
+                        help=f"when training (default {defaults.LATENT_DIM})")
 
 
 def load_or_train(args: argparse.Namespace, adata: ad.AnnData):
     """The ``--model`` bundle, or DiffVAE trained on ``adata`` and saved to ``<out>/model``."""
-    from .models import DiffVAE, LatentModel
+    from ..models import DiffVAE, LatentModel
 
     if args.model is not None:
         return LatentModel.load(args.model)
@@ -53,17 +64,30 @@ def load_or_train(args: argparse.Namespace, adata: ad.AnnData):
 
 def load_input(args: argparse.Namespace) -> ad.AnnData:
     """The AnnData that ``--dataset`` / ``--data`` name."""
-    from .datasets import load_dataset
-    from .io import read
+    from ..datasets import load_dataset
+    from ..io import read
 
     if args.dataset:
         return load_dataset(args.dataset, data_dir=args.data_dir)
     return read(args.data, genes=args.genes)
 
 
-def command(prog: str) -> Callable:
+def reference_labels(adata: ad.AnnData, key: str | None) -> tuple[str | None, np.ndarray | None]:
+    """The label column (``key``, else the dataset's) and its labels as strings; (None, None)
+    when the data have none. A ``key`` that is not a column is refused."""
+    from ..datasets import label_key
+
+    key = key or label_key(adata)
+    if key is None:
+        return None, None
+    if key not in adata.obs:
+        raise InputError(f"no obs column {key!r} for reference labels; columns: {list(adata.obs)}")
+    return key, adata.obs[key].astype(str).to_numpy()
+
+
+def command(command_name: str) -> Callable:
     """Decorate a ``main(argv)``: expected failures (bad input, missing files) become one line
-    ``prog: error: ...`` on stderr and exit status 2, never a traceback."""
+    ``diffvae <command_name>: error: ...`` on stderr and exit status 2, never a traceback."""
 
     def decorate(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
         @functools.wraps(main)
@@ -74,7 +98,7 @@ def command(prog: str) -> Callable:
             try:
                 return main(argv)
             except (InputError, FileNotFoundError, FileExistsError) as exc:
-                print(f"{prog}: error: {exc}", file=sys.stderr)
+                print(f"diffvae {command_name}: error: {exc}", file=sys.stderr)
                 return 2
 
         return wrapper
