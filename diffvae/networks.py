@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import keras
 from keras import layers, ops
 
-from . import losses
+from . import defaults, losses
 from .layers import Reparameterize
 
 OBJECTIVES = ("mmd", "kl", "mse")
@@ -58,8 +58,8 @@ class LatentAutoencoder(keras.Model):
     def __init__(
         self,
         n_genes: int,
-        latent_dim: int = 50,
-        hidden_dims: Sequence[int] = (512, 256),
+        latent_dim: int = defaults.LATENT_DIM,
+        hidden_dims: Sequence[int] = defaults.HIDDEN_DIMS,
         objective: str = "mmd",
         mmd_kernel_width: float | None = None,
         seed: int | None = None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from diffvae import defaults
 from diffvae.layers import Reparameterize
 
 from . import losses
@@ -28,7 +29,8 @@ class GraphDiffVAENetwork(keras.Model):
     plus the KL term per node; both tracked as metrics ``reconstruction`` and ``kl``.
     """
 
-    def __init__(self, n_features: int, hidden_dim: int = 512, latent_dim: int = 50,
+    def __init__(self, n_features: int, hidden_dim: int = defaults.GRAPH_HIDDEN_DIM,
+                 latent_dim: int = defaults.GRAPH_LATENT_DIM,
                  seed: int | None = None, **kwargs) -> None:
         super().__init__(**{"name": "graph_diffvae", **kwargs})
         self.n_features, self.hidden_dim, self.latent_dim, self.seed = (
