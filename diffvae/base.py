@@ -50,7 +50,9 @@ class BaseEstimator:
     """
 
     model_type: ClassVar[str]
-    #: attributes that exist once the estimator is fitted (the first one is checked)
+    #: where ``transform(adata, key_added=True)`` stores the representation in ``adata.obsm``
+    default_key: ClassVar[str]
+    #: attributes that exist once the estimator is fitted
     fitted_attributes: ClassVar[tuple[str, ...]] = ()
     #: fitted attributes stored in config.json (JSON-able values)
     json_attributes: ClassVar[tuple[str, ...]] = ()
@@ -97,6 +99,26 @@ class BaseEstimator:
     def _check_is_fitted(self) -> None:
         if not self.is_fitted:
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit() first")
+
+    # -- results into AnnData (scanpy) ----------------------------------------------------------
+    def get_latent_representation(self, adata=None, **kwargs) -> np.ndarray:
+        """``transform`` under scvi-tools' name (for the models that have a representation)."""
+        return self.transform(adata, **kwargs)
+
+    def _store(self, data, values: np.ndarray, key_added: str | bool) -> None:
+        """``data.obsm[key] = values`` (key: ``default_key`` or the string given) and, as scanpy
+        records ``uns["pca"]``, ``data.uns[model_type]`` = parameters, version and key."""
+        import anndata as ad
+
+        if not isinstance(data, ad.AnnData):
+            raise InputError("key_added needs AnnData input")
+        if data.is_view:
+            raise InputError("key_added cannot write into a view of an AnnData (adata[mask]): "
+                             "pass adata[mask].copy(), or keep the returned array")
+        key = self.default_key if key_added is True else str(key_added)
+        data.obsm[key] = values
+        params = {k: v for k, v in _jsonable(self.get_params()).items() if v is not None}
+        data.uns[self.model_type] = {"params": params, "version": __version__, "obsm_key": key}
 
     # -- saving -------------------------------------------------------------------------------
     def save(self, path: str | Path, *, overwrite: bool = False) -> None:

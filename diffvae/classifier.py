@@ -14,6 +14,7 @@ import pandas as pd
 
 from . import defaults
 from ._batching import apply_in_batches
+from ._progress import keras_verbose
 from .base import BaseEstimator
 from .errors import InputError
 
@@ -68,7 +69,8 @@ class CellStateClassifier(BaseEstimator):
                               loss="sparse_categorical_crossentropy", metrics=["accuracy"],
                               jit_compile=True)
         history = self.network_.fit(x[train], y[train], validation_data=(x[test], y[test]),
-                                    epochs=epochs, batch_size=batch_size, verbose=verbose)
+                                    epochs=epochs, batch_size=batch_size,
+                                    verbose=keras_verbose(verbose))
         self.history_ = pd.DataFrame(history.history).rename_axis("epoch")
         predicted = self.predict(x[test])
         self.test_accuracy_ = float(np.mean(predicted == labels[test]))

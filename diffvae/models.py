@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
-import anndata as ad
 import numpy as np
 import pandas as pd
 
 from . import defaults
 from ._batching import apply_in_batches
+from ._progress import keras_verbose
 from .base import BaseEstimator, read_arrays
 from .errors import InputError
 from .io import as_anndata
@@ -33,8 +33,6 @@ class LatentModel(BaseEstimator):
         Preprocessing, see :class:`diffvae.preprocessing.Preprocessor`.
     """
 
-    #: where :meth:`transform` writes the latent of an AnnData when ``key_added`` is True
-    default_key: ClassVar[str]
     fitted_attributes = ("preprocessor_",)
 
     def __init__(self, latent_dim: int = defaults.LATENT_DIM, *, normalize: bool | None = None,
@@ -60,13 +58,12 @@ class LatentModel(BaseEstimator):
         """Return the representation (cells x ``latent_dim``; mu for the variational models).
 
         With AnnData, ``key_added=True`` also stores it in ``adata.obsm[default_key]`` (for
-        DiffVAE ``"X_diffvae"``), and a string stores it under that key.
+        DiffVAE ``"X_diffvae"``), a string stores it under that key, and the model's parameters
+        are recorded in ``adata.uns[model_type]`` (as scanpy records ``uns["pca"]``).
         """
         latent = self._encode(self._scaled(data, layer))
         if key_added:
-            if not isinstance(data, ad.AnnData):
-                raise InputError("key_added needs AnnData input")
-            data.obsm[self.default_key if key_added is True else key_added] = latent
+            self._store(data, latent, key_added)
         return latent
 
     def fit_transform(self, data, *, layer: str | None = None,
@@ -149,7 +146,8 @@ class _NeuralModel(LatentModel):
 
         ``seed`` fixes the split, the initial weights, the batch order and the sampling noise:
         the same seed gives the same model on the same machine. ``callbacks`` are Keras callbacks
-        (``EarlyStopping``, ``CSVLogger``, ...); ``verbose`` is Keras's (progress bar by default).
+        (``EarlyStopping``, ``CSVLogger``, ...); ``verbose`` is Keras's ("auto": a progress bar on
+        a terminal or in a notebook, one line per epoch in a log file).
         The per-epoch losses are kept in ``history_`` (a DataFrame).
         """
         import keras  # deferred: importing Keras starts its backend
@@ -163,7 +161,7 @@ class _NeuralModel(LatentModel):
         self.network_.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=True)
         history = self.network_.fit(
             train, validation_data=(valid,) if len(valid) else None, epochs=epochs,
-            batch_size=batch_size, shuffle=True, callbacks=callbacks, verbose=verbose)
+            batch_size=batch_size, shuffle=True, callbacks=callbacks, verbose=keras_verbose(verbose))
         self.history_ = pd.DataFrame(history.history).rename_axis("epoch")
         return self
 

@@ -37,9 +37,12 @@ def check_expression(adata: ad.AnnData, source: str = "data") -> None:
     negative = values < 0
     if negative.any():
         cell, gene = _locate(adata, negative)
+        hint = ("; the counts or log-normalised values are in adata.raw: pass "
+                "adata.raw.to_adata()" if getattr(adata, "raw", None) is not None else "")
         raise InputError(
             f"{source}: negative value {values[negative].flat[0]:.4g} at cell {cell!r}, gene "
-            f"{gene!r}; expected raw counts or log-normalised expression (not z-scores)"
+            f"{gene!r}; expected raw counts or log-normalised expression (not z-scores, such "
+            f"as scanpy's sc.pp.scale output){hint}"
         )
 
 

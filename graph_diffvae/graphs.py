@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -138,7 +139,9 @@ def read_graph(path: str | os.PathLike, n_cells: int,
 
 def check_graph(a, n_cells: int, source: str = "graph") -> sp.csr_matrix:
     """Refuse adjacencies of the wrong size or with negative / non-finite weights; return it
-    undirected, unweighted and without self-loops (they are added at normalisation)."""
+    undirected, unweighted and without self-loops (they are added at normalisation). Weights
+    other than 1 (such as scanpy's ``obsp["connectivities"]``) are announced with a warning:
+    Graph-DiffVAE models the binary adjacency, as the paper does."""
     a = sp.csr_matrix(a)
     if a.shape != (n_cells, n_cells):
         raise InputError(f"{source}: adjacency has shape {a.shape} but the data have {n_cells} cells")
@@ -146,6 +149,11 @@ def check_graph(a, n_cells: int, source: str = "graph") -> sp.csr_matrix:
         raise InputError(f"{source}: adjacency holds NaN or infinite weights")
     if (a.data < 0).any():
         raise InputError(f"{source}: adjacency holds negative weights (min {a.data.min():g})")
+    weights = a.data[a.data != 0]
+    if len(weights) and not np.all(weights == 1):
+        warnings.warn(f"{source}: the adjacency has weights from {weights.min():.3g} to "
+                      f"{weights.max():.3g}; Graph-DiffVAE uses its {len(weights)} non-zero entries as "
+                      "unweighted edges (the paper's binary adjacency)", UserWarning, stacklevel=2)
     rows, cols = a.nonzero()
     return symmetric_binary(rows, cols, n_cells)
 

@@ -20,6 +20,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from diffvae import defaults
+from diffvae._progress import keras_verbose
 from diffvae.base import BaseEstimator, read_file
 from diffvae.errors import InputError
 from diffvae.io import as_anndata
@@ -50,7 +51,7 @@ class GraphDiffVAE(BaseEstimator):
         Keep this many highly variable genes as node features (default: all).
     """
 
-    model_type = "graph_diffvae"
+    model_type, default_key = "graph_diffvae", "X_graph_diffvae"
     fitted_attributes = ("network_", "node_features_")
     json_attributes = ("link_metrics_",)
     network_module = "graph_diffvae.network"
@@ -81,7 +82,7 @@ class GraphDiffVAE(BaseEstimator):
     def fit(self, data, *, adjacency=None, epochs: int = defaults.GRAPH_EPOCHS,
             learning_rate: float = defaults.GRAPH_LEARNING_RATE, seed: int | None = 0,
             loss: str = "auto", negative_ratio: float = 1.0, evaluate_links: bool = True,
-            callbacks: list | None = None, verbose: int = 1,
+            callbacks: list | None = None, verbose: str | int = "auto",
             layer: str | None = None) -> "GraphDiffVAE":
         """Train on the cells of ``data`` and the graph (built, or ``adjacency``) with
         ``keras.Model.fit``, full batch: one step per epoch.
@@ -93,7 +94,8 @@ class GraphDiffVAE(BaseEstimator):
         graph. ``loss``: "dense", "sparse" or "auto" (sparse above 5000 cells); the sparse loss
         samples ``negative_ratio`` non-edges per edge each epoch. ``callbacks`` are Keras
         callbacks (``EarlyStopping(monitor="val_auc", mode="max")``, ``TerminateOnNaN``, ...);
-        ``verbose``: 0 silent, 1 one progress bar over the epochs, 2 one line per epoch.
+        ``verbose``: 0 silent, 1 one progress bar over the epochs, 2 one line per epoch, "auto"
+        (default) 1 on a terminal or in a notebook and 2 otherwise.
         Sets ``adjacency_`` (input graph), ``node_features_`` (Z*, cells x latent_dim),
         ``mu_`` and ``history_``.
         """
@@ -130,10 +132,11 @@ class GraphDiffVAE(BaseEstimator):
                               jit_compile=False)  # sparse matmuls: no XLA
         steps = _training_data(inputs, train, loss, negative_ratio, np.random.default_rng(seed))
         callbacks = ([LinkMetrics(inputs, *validation)] if evaluate_links else []) + list(callbacks or [])
+        verbose = keras_verbose(verbose)
         if verbose == 1:
             callbacks.append(EpochProgbar())
-        history = self.network_.fit(steps, epochs=epochs, steps_per_epoch=1, shuffle=False, callbacks=callbacks,
-                                    verbose=2 if verbose == 2 else 0)
+        history = self.network_.fit(steps, epochs=epochs, steps_per_epoch=1, shuffle=False,
+                                    callbacks=callbacks, verbose=2 if verbose == 2 else 0)
         self.history_ = pd.DataFrame(history.history).rename_axis("epoch")
         z, mu, _ = self.network_(inputs, training=False)
         self.node_features_, self.mu_ = keras.ops.convert_to_numpy(z), keras.ops.convert_to_numpy(mu)
@@ -143,6 +146,25 @@ class GraphDiffVAE(BaseEstimator):
                                   "n_test_edges": int(len(test[0])),
                                   "n_validation_edges": int(len(validation[0]))}
         return self
+
+    def transform(self, adata=None, *, key_added: str | bool | None = None) -> np.ndarray:
+        """The node features Z* (cells x ``latent_dim``) of the cells the model was fitted on.
+
+        A graph model embeds the cells of its own graph (it is transductive): ``adata`` must hold
+        those cells, in the same order. ``key_added=True`` stores the features in
+        ``adata.obsm["X_graph_diffvae"]`` (a string: under that key) and the parameters in
+        ``adata.uns["graph_diffvae"]``.
+        """
+        self._check_is_fitted()
+        if adata is not None and getattr(adata, "n_obs", len(adata)) != len(self.node_features_):
+            raise InputError(f"the model was fitted on a graph of {len(self.node_features_)} cells; "
+                             f"the data have {getattr(adata, 'n_obs', len(adata))} (a graph model "
+                             "embeds the cells of its own graph only)")
+        if key_added:
+            if adata is None:
+                raise InputError("key_added needs the AnnData of the fitted cells")
+            self._store(adata, self.node_features_, key_added)
+        return self.node_features_
 
     def predict_links(self, k: int = 1) -> sp.csr_matrix:
         """Each cell linked to its ``k`` most probable partners by the trained decoder."""

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .. import defaults
+from .._progress import step
 from ..defaults import CLUSTERERS, SPACES
 from ..errors import InputError
 from . import clustering, embedding, genes, latent_dims, markers as marker_module, metrics
@@ -76,19 +77,23 @@ def identify_cell_types(
         if labels is None:
             raise InputError("k-means needs n_clusters when there are no reference labels")
         n_clusters = len(np.unique(labels))
-    latent = model.transform(adata, layer=layer)
-    tsne = embedding.tsne(latent, perplexity=perplexity, seed=seed, method=tsne_method)
+    with step("representation (mu)"):
+        latent = model.transform(adata, layer=layer)
+    with step(f"t-SNE of {latent.shape[0]} cells"):
+        tsne = embedding.tsne(latent, perplexity=perplexity, seed=seed, method=tsne_method)
     space = tsne if cluster_on == "tsne" else latent
-    if clusterer == "kmeans":
-        clusters = clustering.kmeans(space, n_clusters, seed=seed)
-    else:
-        clusters = clustering.dbscan(space, eps=eps, min_samples=min_samples)
-    scores = latent_dims.dimension_scores(latent, clusters, relative=relative)
-    top = latent_dims.top_dimensions(scores, n_dims)
-    omega = model.decoder_weights()
-    gene_names = list(model.genes_)
-    per_cluster = genes.cluster_genes(top, omega, gene_names, n_genes)
-    expression = model.preprocess(adata, layer=layer)
+    with step(f"{clusterer} on {'the t-SNE' if cluster_on == 'tsne' else 'mu'}"):
+        if clusterer == "kmeans":
+            clusters = clustering.kmeans(space, n_clusters, seed=seed)
+        else:
+            clusters = clustering.dbscan(space, eps=eps, min_samples=min_samples)
+    with step("latent dimensions and high-weight genes of each cluster"):
+        scores = latent_dims.dimension_scores(latent, clusters, relative=relative)
+        top = latent_dims.top_dimensions(scores, n_dims)
+        omega = model.decoder_weights()
+        gene_names = list(model.genes_)
+        per_cluster = genes.cluster_genes(top, omega, gene_names, n_genes)
+        expression = model.preprocess(adata, layer=layer)
     result = Identification(latent, tsne, clusters, scores, top, per_cluster, expression,
                             gene_names, labels=labels)
     result.settings = {"clusterer": clusterer, "n_clusters": n_clusters, "eps": eps,
@@ -96,20 +101,26 @@ def identify_cell_types(
                        "n_genes": n_genes, "relative_scores": relative, "perplexity": perplexity,
                        "tsne_method": tsne_method, "seed": seed, "min_score": min_score}
     if markers is not None:
-        result.markers = marker_module.load_markers(markers)
-        high_weight = {c: g["gene"].tolist() for c, g in per_cluster.groupby("cluster")}
-        result.marker_scores = marker_module.score_clusters(expression, gene_names, clusters,
-                                                            result.markers, high_weight)
-        if result.marker_scores["markers_found"].any():
-            result.mapping = marker_module.map_clusters(result.marker_scores, min_score=min_score)
-        else:
-            listed = [g for gs in result.markers.values() for g in gs]
-            warnings.warn(f"none of the {len(listed)} marker genes (for example {listed[:4]}) is "
-                          f"among the data's {len(gene_names)} genes; clusters keep their numbers",
-                          UserWarning, stacklevel=2)
+        with step("naming clusters by marker genes"):
+            _name_clusters(result, markers, per_cluster, min_score)
     if labels is not None:
         result.metrics = _agreement(result)
     return result
+
+
+def _name_clusters(result: Identification, markers, per_cluster: pd.DataFrame,
+                   min_score: float) -> None:
+    result.markers = marker_module.load_markers(markers)
+    high_weight = {c: g["gene"].tolist() for c, g in per_cluster.groupby("cluster")}
+    result.marker_scores = marker_module.score_clusters(result.expression, result.genes,
+                                                        result.clusters, result.markers, high_weight)
+    if result.marker_scores["markers_found"].any():
+        result.mapping = marker_module.map_clusters(result.marker_scores, min_score=min_score)
+    else:
+        listed = [g for gs in result.markers.values() for g in gs]
+        warnings.warn(f"none of the {len(listed)} marker genes (for example {listed[:4]}) is "
+                      f"among the data's {len(result.genes)} genes; clusters keep their numbers",
+                      UserWarning, stacklevel=3)
 
 
 def _agreement(result: Identification) -> dict:

@@ -33,7 +33,7 @@ from ..defaults import CLUSTERERS, SPACES
 from ..errors import InputError
 from ..models import MODELS
 from .common import (add_data_arguments, command, load_input, markdown_table, new_parser,
-                     reference_labels, save_figure, write_csv)
+                     parse_args, reference_labels, save_figure, write_csv)
 
 QUICK = {"latent_dims": [20], "repetitions": 2, "epochs": 5}
 
@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 @command("benchmark")
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(build_parser(), argv)
     if args.quick:
         for key, value in QUICK.items():
             setattr(args, key, value)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from .. import defaults
 from .._files import atomic_path
+from .._progress import show_steps, step
 from ..errors import InputError
 
 
@@ -21,6 +22,13 @@ def new_parser(command_name: str, doc: str | None) -> argparse.ArgumentParser:
     """The parser of ``diffvae <command_name>``, its module docstring as the description."""
     return argparse.ArgumentParser(prog=f"diffvae {command_name}", description=doc,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse the options; show a line per step on stderr unless ``--quiet``."""
+    args = parser.parse_args(argv)
+    show_steps(quiet=getattr(args, "quiet", False))
+    return args
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,9 +63,10 @@ def load_or_train(args: argparse.Namespace, adata: ad.AnnData):
 
     if args.model is not None:
         return LatentModel.load(args.model)
-    model = DiffVAE(latent_dim=args.latent_dim).fit(
-        adata, epochs=args.epochs, seed=args.seed, layer=args.layer,
-        verbose=0 if args.quiet else "auto")
+    with step(f"training DiffVAE for {args.epochs} epochs"):
+        model = DiffVAE(latent_dim=args.latent_dim).fit(
+            adata, epochs=args.epochs, seed=args.seed, layer=args.layer,
+            verbose=0 if args.quiet else "auto")
     model.save(args.out / "model", overwrite=True)
     return model
 
@@ -67,9 +76,10 @@ def load_input(args: argparse.Namespace) -> ad.AnnData:
     from ..datasets import load_dataset
     from ..io import read
 
-    if args.dataset:
-        return load_dataset(args.dataset, data_dir=args.data_dir)
-    return read(args.data, genes=args.genes)
+    with step(f"reading {args.dataset or args.data}"):
+        if args.dataset:
+            return load_dataset(args.dataset, data_dir=args.data_dir)
+        return read(args.data, genes=args.genes)
 
 
 def reference_labels(adata: ad.AnnData, key: str | None) -> tuple[str | None, np.ndarray | None]:

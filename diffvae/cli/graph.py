@@ -27,11 +27,12 @@ from graph_diffvae.model import GraphDiffVAE
 
 from .. import defaults
 from .._files import atomic_path
+from .._progress import step
 from ..analysis import tsne
 from ..datasets import progenitor_types
 from ..errors import InputError
 from .common import (add_data_arguments, command, load_input, markdown_table, new_parser,
-                     reference_labels, save_figure, write_h5ad)
+                     parse_args, reference_labels, save_figure, write_h5ad)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 @command("graph")
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(build_parser(), argv)
     for name in ("k", "hidden_dim", "latent_dim", "epochs"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
@@ -85,9 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     model = GraphDiffVAE(args.hidden_dim, args.latent_dim,
                          graph=args.graph if adjacency is None else "precomputed", k=args.k,
                          use_rep=args.use_rep)
-    model.fit(adata, adjacency=adjacency, epochs=args.epochs, learning_rate=args.learning_rate,
-              seed=args.seed, loss=args.loss, verbose=0 if args.quiet else 1, layer=args.layer)
-    predicted = model.predict_links(k=args.k)
+    with step(f"training Graph-DiffVAE for {args.epochs} epochs"):
+        model.fit(adata, adjacency=adjacency, epochs=args.epochs, learning_rate=args.learning_rate,
+                  seed=args.seed, loss=args.loss, verbose=0 if args.quiet else "auto",
+                  layer=args.layer)
+    with step("predicted links"):
+        predicted = model.predict_links(k=args.k)
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -99,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             sp.save_npz(tmp, matrix)
     annotated = adata.copy()
     annotated.obsm["X_graph_diffvae"] = model.node_features_
-    embedding = tsne(model.node_features_, seed=args.seed)
+    with step(f"t-SNE of {adata.n_obs} cells"):
+        embedding = tsne(model.node_features_, seed=args.seed)
     annotated.obsm["X_tsne"] = embedding
     annotated.obsp["input_graph"] = model.adjacency_
     annotated.obsp["predicted_graph"] = predicted
@@ -113,8 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     if labels is not None:
         x = model.preprocessor_.transform(adata)
         lineages = adata.obs.filter(regex=r"^weight_lineage")
-        metrics.update(evaluation.biological_metrics(model, x, predicted, labels, progenitors, args.seed,
-                                          lineages))
+        with step("what the links join (cell types, progenitors)"):
+            metrics.update(evaluation.biological_metrics(model, x, predicted, labels, progenitors,
+                                                         args.seed, lineages))
         order = np.argsort(labels, kind="stable")
         figures["links_tsne.png"] = plots.links_on_tsne(embedding, labels, predicted, progenitors)
         figures["adjacency.png"] = plots.adjacency_panels(model.adjacency_, predicted, labels, order)

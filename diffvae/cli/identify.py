@@ -22,6 +22,7 @@ import pandas as pd
 
 from .. import defaults
 from .._files import atomic_path
+from .._progress import step
 from ..analysis import MARKER_SETS, plots
 from ..analysis.pipeline import Identification, identify_cell_types
 from ..datasets import marker_set
@@ -29,7 +30,7 @@ from ..defaults import CLUSTERERS, SPACES
 from ..errors import InputError
 from ..models import LatentModel
 from .common import (add_data_arguments, add_model_arguments, command, load_input, load_or_train,
-                     new_parser, reference_labels, save_figure, write_csv, write_h5ad)
+                     new_parser, parse_args, reference_labels, save_figure, write_csv, write_h5ad)
 
 FIGURES = {
     "tsne.png": "t-SNE of mu coloured by cluster and by reference label (Fig. 1b)",
@@ -113,6 +114,14 @@ def write_outputs(result: Identification, adata, model: LatentModel, out: Path,
     return sorted(out.iterdir())
 
 
+def agreement_summary(metrics: dict, key: str) -> str:
+    """The agreement with the reference labels in plain words, for the terminal."""
+    named = (f"{metrics['overlap_markers']:.1%} of the cells are in a cluster that the marker genes "
+             "name as their own type, " if "overlap_markers" in metrics else "")
+    return (f"agreement with the reference labels in obs[{key!r}]: ARI {metrics['ari']:.3f}; {named}"
+            f"{metrics['overlap_majority']:.1%} when each cluster is named by its most common label")
+
+
 def report(result: Identification, title: str, figures: list[str]) -> str:
     """A one-page Markdown summary with the figures inline."""
     s = result.settings
@@ -159,7 +168,7 @@ def report(result: Identification, title: str, figures: list[str]) -> str:
 
 @command("identify")
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(build_parser(), argv)
     adata = load_input(args)
     key, labels = reference_labels(adata, args.label_key)
     if args.clusterer == "kmeans" and args.n_clusters is None and labels is None:
@@ -172,10 +181,10 @@ def main(argv: list[str] | None = None) -> int:
         n_dims=args.n_dims, n_genes=args.n_genes, relative=args.relative_scores,
         perplexity=args.perplexity, tsne_method=args.tsne_method, seed=args.seed, layer=args.layer)
     title = args.dataset or Path(args.data).name
-    write_outputs(result, adata, model, args.out, title)
+    with step("tables, figures and report"):
+        write_outputs(result, adata, model, args.out, title)
     if result.metrics:
-        print(f"ARI {result.metrics['ari']:.3f} against obs[{key!r}]; "
-              + ", ".join(f"{k} {v:.3f}" for k, v in result.metrics.items() if k.startswith("overlap")))
+        print(agreement_summary(result.metrics, key))
     print(f"wrote {args.out / 'report.md'} and its tables and figures")
     return 0
 

@@ -23,13 +23,15 @@ import pandas as pd
 
 from .. import defaults, perturbation
 from .._files import atomic_path
+from .._progress import step
 from ..analysis import UNKNOWN, plots, tsne
 from ..analysis.pipeline import identify_cell_types
 from ..classifier import CellStateClassifier
 from ..datasets import marker_set
 from ..errors import InputError
 from .common import (add_data_arguments, add_model_arguments, command, load_input, load_or_train,
-                     markdown_table, new_parser, reference_labels, save_figure, write_csv)
+                     markdown_table, new_parser, parse_args, reference_labels, save_figure,
+                     write_csv)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,7 +96,7 @@ def _groups(adata, args, model) -> tuple[np.ndarray, list[str], list[str]]:
 
 @command("perturb")
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(build_parser(), argv)
     adata = load_input(args)
     if args.groups == "label":  # refuse bad type names before any training
         _groups(adata, args, model=None)
@@ -108,18 +110,21 @@ def main(argv: list[str] | None = None) -> int:
     source = np.isin(groups, sources)
     mature = np.isin(groups, targets)
 
-    classifier = CellStateClassifier().fit(x[mature], groups[mature], epochs=args.classifier_epochs,
-                                           seed=args.seed, verbose=verbose)
+    with step(f"training the cell-state classifier on {mature.sum()} mature cells"):
+        classifier = CellStateClassifier().fit(x[mature], groups[mature],
+                                               epochs=args.classifier_epochs, seed=args.seed,
+                                               verbose=verbose)
     classifier.save(out / "classifier", overwrite=True)
     dims = perturbation.target_dimensions(mu, groups, targets, args.n_dims)
     sd = (mu if args.sd_from == "all" else mu[source]).std(axis=0)
-    table, converted = perturbation.conversions(
-        model.decode, classifier.predict, mu[source], dims, args.lambdas, sd,
-        n_random=args.n_random, seed=args.seed)
-
-    needed_table, flip_genes = perturbation.flip_analysis(
-        model.decode, classifier.predict, x[source], mu[source], dims, args.flip_lambda, sd,
-        model.genes_, adata.obs_names[source])
+    with step(f"shifting {source.sum()} source cells towards {len(targets)} targets"):
+        table, converted = perturbation.conversions(
+            model.decode, classifier.predict, mu[source], dims, args.lambdas, sd,
+            n_random=args.n_random, seed=args.seed)
+    with step("genes to change for each converted cell"):
+        needed_table, flip_genes = perturbation.flip_analysis(
+            model.decode, classifier.predict, x[source], mu[source], dims, args.flip_lambda, sd,
+            model.genes_, adata.obs_names[source])
     # how the classifier calls the source cells from their own expression (the baseline)
     own_call = classifier.predict(x[source])
 

@@ -16,9 +16,11 @@ from pathlib import Path
 import pandas as pd
 
 from .. import defaults
+from .._progress import step
 from ..errors import InputError
 from ..models import MODELS, LatentModel, get_model
-from .common import add_data_arguments, command, load_input, new_parser, save_figure, write_csv, write_h5ad
+from .common import (add_data_arguments, command, load_input, new_parser, parse_args, save_figure,
+                     write_csv, write_h5ad)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,13 +87,14 @@ def plot_history(history: pd.DataFrame):
 
 @command("train")
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(build_parser(), argv)
     check_options(args)
     adata = load_input(args)
     model = make_model(args)
-    model.fit(adata, epochs=args.epochs, batch_size=args.batch_size,
-              learning_rate=args.learning_rate, validation_split=args.validation_split,
-              seed=args.seed, verbose=0 if args.quiet else "auto", layer=args.layer)
+    with step(f"training {type(model).__name__}"):
+        model.fit(adata, epochs=args.epochs, batch_size=args.batch_size,
+                  learning_rate=args.learning_rate, validation_split=args.validation_split,
+                  seed=args.seed, verbose=0 if args.quiet else "auto", layer=args.layer)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     bundle = out / (args.model_name or args.model)

@@ -24,7 +24,7 @@ from .. import defaults
 from .._files import atomic_path
 from ..errors import InputError
 from ..models import get_model
-from .common import add_data_arguments, command, load_input, new_parser, write_csv
+from .common import add_data_arguments, command, load_input, new_parser, parse_args, write_csv
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,7 +57,7 @@ def grid(args: argparse.Namespace) -> list[dict]:
 
 @command("tune")
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(build_parser(), argv)
     configs = grid(args)
     adata = load_input(args)
     rows = []
