@@ -1,9 +1,44 @@
-"""Settings for every test run, notebooks included (pytest loads this file first)."""
+"""Settings for every test run, notebooks included (pytest loads this file first), and the one
+place that decides what happens without the real data mirror."""
 import os
 from pathlib import Path
+
+import pytest
 
 # The real data mirrored beside the checkout (see README); override with DIFFVAE_DATA_DIR.
 os.environ.setdefault("DIFFVAE_DATA_DIR", str(Path(__file__).resolve().parents[1] / "shared" / "data"))
 # Notebooks read this and train for a few epochs only (their kernels inherit the environment).
 os.environ.setdefault("DIFFVAE_NOTEBOOK_QUICK", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+DATA_DIR = Path(os.environ["DIFFVAE_DATA_DIR"])
+MISSING = (f"real data not found in {DATA_DIR}: put the mirror there (see data/README.md, the "
+           "paul15_tradeseq files) or set DIFFVAE_DATA_DIR to a copy")
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def _has_real_data() -> bool:
+    return (DATA_DIR / "paul15_tradeseq").is_dir()
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The folder with the mirrored real datasets. Without it the tests that need it are
+    skipped, saying how to get it; in CI (``CI=true``) a missing mirror is a failure."""
+    if not _has_real_data():
+        if _in_ci():
+            pytest.fail(MISSING)
+        pytest.skip(MISSING)
+    return DATA_DIR
+
+
+def pytest_collection_modifyitems(config, items):
+    """Notebooks that read the real data are skipped without the mirror (a failure in CI)."""
+    if _has_real_data() or _in_ci():
+        return
+    for item in items:
+        if item.path.suffix == ".ipynb" and "paul15_tradeseq" in item.path.read_text():
+            item.add_marker(pytest.mark.skip(reason=MISSING))

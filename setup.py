@@ -36,10 +36,17 @@ setup(
         "tqdm>=4.66",
         "openTSNE>=1.0",
         "igraph>=0.11",
+        "leidenalg>=0.10",  # scanpy's sc.tl.leiden on our outputs
         "joblib>=1.3",
+        "pooch>=1.8",
     ],
     entry_points={"console_scripts": ["diffvae = diffvae.cli:main"]},
     extras_require={
-        "dev": ["pytest>=8", "jax[cpu]>=0.5", "nbmake>=1.5", "ipykernel>=6", "nbformat>=5"],
+        # the JAX backend for the dense models (KERAS_BACKEND=jax)
+        "jax": ["jax[cpu]>=0.5"],
+        # running the notebooks yourself, with parameters (papermill)
+        "notebooks": ["ipykernel>=6", "nbformat>=5", "papermill>=2.6"],
+        # the test suite: pytest, notebooks executed by nbmake, both backends
+        "dev": ["pytest>=8", "nbmake>=1.5", "jax[cpu]>=0.5", "ipykernel>=6", "nbformat>=5"],
     },
 )

@@ -6,15 +6,13 @@ types (read them with :func:`label_key`, :func:`marker_set` and :func:`progenito
 
 Files are looked for, in order, in ``<data_dir>/<name>/`` (``data_dir=`` argument, else the
 ``DIFFVAE_DATA_DIR`` environment variable), then in the download cache
-``<cache_dir>/<name>/`` (``DIFFVAE_CACHE_DIR``, default ``~/.cache/diffvae``), and are otherwise
-downloaded from their public source into the cache and checked against their SHA-256 where known.
+``<cache_dir>/<name>/`` (``DIFFVAE_CACHE_DIR``, default the platform's user cache folder, e.g.
+``~/.cache/diffvae`` on Linux), and are otherwise downloaded from their public source into the
+cache with pooch (progress bar, retries, checked against their SHA-256 where known).
 """
 from __future__ import annotations
 
-import hashlib
 import os
-import urllib.error
-import urllib.request
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ._files import atomic_path
+from . import _progress
 from .errors import InputError
 
 DATA_DIR_ENV, CACHE_DIR_ENV = "DIFFVAE_DATA_DIR", "DIFFVAE_CACHE_DIR"
@@ -129,8 +127,10 @@ REGISTRY: dict[str, DatasetInfo] = {
 
 
 def cache_dir() -> Path:
-    """Download cache: ``$DIFFVAE_CACHE_DIR`` or ``~/.cache/diffvae``."""
-    return Path(os.environ.get(CACHE_DIR_ENV) or Path.home() / ".cache" / "diffvae")
+    """Download cache: ``$DIFFVAE_CACHE_DIR`` or the platform's user cache folder for diffvae."""
+    import pooch
+
+    return Path(os.environ.get(CACHE_DIR_ENV) or pooch.os_cache("diffvae"))
 
 
 def _local_dir(name: str, data_dir: str | os.PathLike | None) -> Path | None:
@@ -158,11 +158,10 @@ def fetch(name: str, *, data_dir: str | os.PathLike | None = None, download: boo
     reason = "downloading is off"
     if missing and download:
         try:
-            for remote in missing:
-                found[remote.name] = _download(remote, cache_dir() / name)
+            found.update(_download(missing, cache_dir() / name))
             missing = []
-        except (urllib.error.URLError, OSError) as exc:
-            reason = f"download failed ({exc})"
+        except OSError as exc:  # requests' errors are OSErrors
+            reason = f"download failed ({type(exc).__name__}: {str(exc)[:200]})"
     if missing:
         where = local if local is not None else f"${DATA_DIR_ENV}/{name}"
         listing = "; ".join(f"{f.name} <- {f.url}" for f in missing)
@@ -172,26 +171,25 @@ def fetch(name: str, *, data_dir: str | os.PathLike | None = None, download: boo
     return found
 
 
-def sha256sum(path: str | os.PathLike) -> str:
-    """SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _download(remotes: list[RemoteFile], folder: Path) -> dict[str, Path]:
+    """Download with pooch into ``folder``: a progress bar, three tries per file, and a file
+    whose SHA-256 does not match is deleted (pooch writes to a temporary file first)."""
+    import pooch
 
-
-def _download(remote: RemoteFile, folder: Path) -> Path:
-    target = folder / remote.name
-    with atomic_path(target) as tmp:
-        with urllib.request.urlopen(remote.url, timeout=60) as response, open(tmp, "wb") as out:
-            while chunk := response.read(1 << 20):
-                out.write(chunk)
-        if remote.sha256 is not None and (actual := sha256sum(tmp)) != remote.sha256:
-            raise InputError(
-                f"{remote.url}: checksum mismatch (expected {remote.sha256}, got {actual}); "
-                "the file was not kept")
-    return target
+    fetcher = pooch.create(
+        path=folder, base_url="", retry_if_failed=2,
+        registry={r.name: f"sha256:{r.sha256}" if r.sha256 else None for r in remotes},
+        urls={r.name: r.url for r in remotes})
+    paths = {}
+    for remote in remotes:
+        try:
+            paths[remote.name] = Path(fetcher.fetch(remote.name, progressbar=_progress.interactive()))
+        except ValueError as exc:
+            if "hash" not in str(exc).lower():
+                raise
+            raise InputError(f"{remote.url}: checksum mismatch (expected {remote.sha256}); the "
+                             "file was not kept") from None
+    return paths
 
 
 def _info(name: str) -> DatasetInfo:

@@ -1,22 +1,11 @@
-"""Shared fixtures. The real data lies in ../shared/data beside the checkout (see README)."""
+"""Shared fixtures. The real data lies in ../shared/data beside the checkout (see README); the
+``data_dir`` fixture is in the top-level conftest.py."""
 from __future__ import annotations
 
-import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-DATA_DIR = Path(os.environ["DIFFVAE_DATA_DIR"])  # set by the conftest.py at the top
-
-
-@pytest.fixture(scope="session")
-def data_dir() -> Path:
-    """The folder with the mirrored real datasets; the tests need it."""
-    if not (DATA_DIR / "paul15_tradeseq").is_dir():
-        pytest.fail(f"real data not found in {DATA_DIR}; set DIFFVAE_DATA_DIR")
-    return DATA_DIR
 
 
 @pytest.fixture(scope="session")

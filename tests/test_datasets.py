@@ -1,7 +1,10 @@
 """Dataset registry and loaders, tested offline on the mirrored real data."""
 import dataclasses
+import functools
+import http.server
 import os
 import re
+import threading
 
 import numpy as np
 import pandas as pd
@@ -13,11 +16,26 @@ from diffvae.preprocessing import looks_like_counts
 PAUL15_FILES = ("countMatrix.rda", "celltype.rda", "crv.rda")
 
 
-def _mirror_urls(monkeypatch, name, data_dir, sha_override=None):
-    """Point a dataset's public addresses at the local mirror (file:// URLs), as if online."""
+@pytest.fixture
+def mirror_server(data_dir):
+    """The mirror served over HTTP on localhost (a thread, shut down after the test), so that
+    downloads go through pooch's real HTTP path without the internet."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(data_dir))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def _mirror_urls(monkeypatch, name, base_url, sha_override=None):
+    """Point a dataset's public addresses at ``base_url``/<name>/, as if online."""
     info = datasets.REGISTRY[name]
     files = tuple(
-        dataclasses.replace(f, url=(data_dir / name / f.name).as_uri(),
+        dataclasses.replace(f, url=f"{base_url}/{name}/{f.name}",
                             sha256=sha_override if sha_override else f.sha256)
         for f in info.files)
     monkeypatch.setitem(datasets.REGISTRY, name, dataclasses.replace(info, files=files))
@@ -45,8 +63,8 @@ def test_paul15_rda_conversion_equals_mirrored_h5ad(paul15, data_dir):
             assert (left.astype(str) == right.astype(str)).all(), column
 
 
-def test_download_into_cache_with_checksums(monkeypatch, tmp_path, data_dir, paul15):
-    _mirror_urls(monkeypatch, "paul15_tradeseq", data_dir)
+def test_download_into_cache_with_checksums(monkeypatch, tmp_path, mirror_server, paul15):
+    _mirror_urls(monkeypatch, "paul15_tradeseq", mirror_server)
     monkeypatch.setenv(datasets.CACHE_DIR_ENV, str(tmp_path / "cache"))
     adata = datasets.paul15_tradeseq(data_dir=tmp_path / "empty")
     assert sorted(p.name for p in (tmp_path / "cache" / "paul15_tradeseq").iterdir()) == sorted(PAUL15_FILES)
@@ -55,8 +73,8 @@ def test_download_into_cache_with_checksums(monkeypatch, tmp_path, data_dir, pau
     assert datasets.paul15_tradeseq(data_dir=tmp_path / "empty", download=False).shape == (2660, 240)
 
 
-def test_checksum_mismatch_keeps_nothing(monkeypatch, tmp_path, data_dir):
-    _mirror_urls(monkeypatch, "paul15_tradeseq", data_dir, sha_override="0" * 64)
+def test_checksum_mismatch_keeps_nothing(monkeypatch, tmp_path, mirror_server):
+    _mirror_urls(monkeypatch, "paul15_tradeseq", mirror_server, sha_override="0" * 64)
     monkeypatch.setenv(datasets.CACHE_DIR_ENV, str(tmp_path / "cache"))
     with pytest.raises(InputError, match="checksum mismatch"):
         datasets.fetch("paul15_tradeseq", data_dir=tmp_path)
@@ -69,8 +87,8 @@ def test_missing_files_error_names_files_source_and_folder(monkeypatch, tmp_path
         datasets.zebrafish(data_dir=tmp_path, download=False)
     message = str(info.value)
     assert "GE_mvg.csv <- https://" in message and str(tmp_path / "zebrafish") in message
-    # no network: the address cannot be reached
-    _mirror_urls(monkeypatch, "zebrafish", tmp_path / "nowhere")
+    # no server at that address: the download fails after its retries
+    _mirror_urls(monkeypatch, "zebrafish", "http://127.0.0.1:9")
     with pytest.raises(InputError, match="download failed"):
         datasets.zebrafish(data_dir=tmp_path)
 
