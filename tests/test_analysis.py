@@ -68,6 +68,36 @@ def test_values_on_embedding_draws_one_panel_per_value(rng):
     np.testing.assert_allclose(coloured.get_array(), facs[4:])
 
 
+def test_a_colour_means_one_thing_in_both_tsne_panels(rng):
+    from diffvae.analysis import plots
+
+    clusters = np.repeat([0, 1, 2, 3], 10)
+    labels = np.repeat(["B cell", "T cell", "B cell", "NK"], 10)
+    names = {0: "B cell", 1: "T cell", 2: "unknown", 3: "B cell"}
+    fig = plots.tsne_panels(rng.normal(size=(40, 2)), clusters, labels, names)
+    left, right = fig.axes[:2]
+    cluster_colour = {c.get_label(): tuple(c.get_facecolor()[0]) for c in left.collections}
+    label_colour = {c.get_label(): tuple(c.get_facecolor()[0]) for c in right.collections}
+    assert cluster_colour["0: B cell (10)"] == label_colour["B cell (20)"] == cluster_colour["3: B cell (10)"]
+    assert cluster_colour["1: T cell (10)"] == label_colour["T cell (10)"]
+    assert cluster_colour["2: unknown (10)"] not in label_colour.values()
+
+
+def test_marker_dot_plot_has_its_legends_and_the_naming_quantity(rng):
+    from diffvae.analysis import plots
+
+    expression = rng.uniform(size=(30, 3))
+    expression[:10, 0] += 1  # gene a peaks in cluster 0
+    fig = plots.marker_dotplot(expression, ["a", "b", "c"], np.repeat([0, 1, 2], 10),
+                               {"A": ["a"], "B": ["b", "c"], "absent": ["zzz"]})
+    titles = " ".join(ax.get_title() for ax in fig.axes)
+    assert "fraction of cells" in titles and "mean scaled expression" in titles
+    dots = [len(c.get_offsets()) for ax in fig.axes for c in ax.collections]
+    assert 9 in dots  # 3 clusters x the 3 marker genes found; the absent one left out
+    ticks = [t.get_text() for ax in fig.axes for t in ax.get_xticklabels()]
+    assert {"a", "b", "c"} <= set(ticks) and "zzz" not in ticks
+
+
 def test_dimension_scores_on_a_hand_made_latent():
     # dim 0: mean 2, sd 2 over [0, 0, 0, 4, 4, 4] -> every cell is extreme (|z - 2| = 2 >= sd)
     # dim 1: [0, 0, 0, 0, 0, 6] -> mean 1, sd ~2.236: only the last cell is extreme

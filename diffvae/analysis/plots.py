@@ -4,31 +4,48 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 import pandas as pd
 
 
-def _scatter_by(ax, embedding: np.ndarray, groups: Sequence, title: str) -> None:
+def _scatter_by(ax, embedding: np.ndarray, groups: Sequence, title: str, colours: Mapping) -> None:
     groups = np.asarray(groups).astype(str)
-    names = sorted(set(groups.tolist()))
-    cmap = plt.get_cmap("tab20" if len(names) > 10 else "tab10")
-    for i, name in enumerate(names):
+    for name in sorted(set(groups.tolist()), key=list(colours).index):
         inside = groups == name
-        ax.scatter(embedding[inside, 0], embedding[inside, 1], s=4, color=cmap(i % cmap.N),
+        ax.scatter(embedding[inside, 0], embedding[inside, 1], s=4, color=colours[name],
                    label=f"{name} ({inside.sum()})", rasterized=True)
     ax.set(title=title, xlabel="t-SNE 1", ylabel="t-SNE 2", xticks=[], yticks=[])
     ax.legend(markerscale=3, fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
 
 
+def _palette(names: Sequence[str], cmap: str) -> dict[str, tuple]:
+    colours = plt.get_cmap(cmap)
+    return {name: colours(i % colours.N) for i, name in enumerate(names)}
+
+
 def tsne_panels(embedding: np.ndarray, clusters: Sequence, labels: Sequence | None = None,
                 cluster_names: Mapping | None = None):
-    """t-SNE coloured by cluster (named by ``cluster_names``) and, if given, by reference label."""
+    """t-SNE coloured by cluster (named by ``cluster_names``) and, if given, by reference label.
+
+    A colour means one thing in both panels: a cluster named after a reference type takes that
+    type's colour; other clusters take colours from a palette the labels do not use.
+    """
+    clusters = np.asarray(clusters)
+    label_names = [] if labels is None else sorted(set(np.asarray(labels).astype(str).tolist()))
+    label_colours = _palette(label_names, "tab20" if len(label_names) > 10 else "tab10")
+    ids = np.unique(clusters).tolist()
+    named = {c: f"{c}: {cluster_names[c]}" if cluster_names else str(c) for c in ids}
+    unmatched = iter(_palette([str(c) for c in ids], "tab20b").values())
+    cluster_colours = {named[c]: label_colours.get(cluster_names[c]) if cluster_names else None
+                       for c in ids}
+    cluster_colours = {k: v if v is not None else next(unmatched) for k, v in cluster_colours.items()}
     n = 1 if labels is None else 2
     fig, axes = plt.subplots(1, n, figsize=(6.5 * n, 4.8), squeeze=False)
-    named = [f"{c}: {cluster_names[c]}" if cluster_names else str(c) for c in np.asarray(clusters).tolist()]
-    _scatter_by(axes[0, 0], embedding, named, "clusters")
+    _scatter_by(axes[0, 0], embedding, [named[c] for c in clusters.tolist()], "clusters",
+                cluster_colours)
     if labels is not None:
-        _scatter_by(axes[0, 1], embedding, labels, "reference labels")
+        _scatter_by(axes[0, 1], embedding, labels, "reference labels", label_colours)
     fig.tight_layout()
     return fig
 
@@ -83,6 +100,7 @@ def cluster_genes_plot(genes: pd.DataFrame, n_genes: int = 8):
         top = genes[genes["cluster"] == cluster].head(n_genes)[::-1]
         ax.barh(top["gene"], top["n_dimensions"], color="tab:blue")
         ax.set(title=f"cluster {cluster}", xlabel="top dimensions listing it")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts: whole numbers
         ax.tick_params(axis="y", labelsize=7)
     for ax in list(axes.flat)[len(clusters):]:
         ax.axis("off")
@@ -93,29 +111,29 @@ def cluster_genes_plot(genes: pd.DataFrame, n_genes: int = 8):
 
 def marker_dotplot(expression: np.ndarray, genes: Sequence[str], clusters: Sequence,
                    markers: Mapping[str, Sequence[str]], cluster_names: Mapping | None = None):
-    """Dot plot: for each cluster and marker gene, the fraction of cells above the gene's
-    minimum (dot size) and the mean scaled expression (colour), as ``sc.pl.dotplot``."""
-    index = {g: i for i, g in enumerate(genes)}
-    columns = [(t, g) for t, gs in markers.items() for g in gs if g in index]
+    """scanpy's dot plot of the marker genes per cluster: dot size the fraction of cells above
+    the gene's minimum, colour the mean scaled expression rescaled to [0, 1] across clusters
+    (the quantity the cluster names come from), with both legends."""
+    import anndata as ad
+    import scanpy as sc
+
+    present = set(genes)
+    var_names = {t: [g for g in gs if g in present] for t, gs in markers.items()}
+    var_names = {t: gs for t, gs in var_names.items() if gs}
     clusters = np.asarray(clusters)
-    ids = np.unique(clusters)
-    fig, ax = plt.subplots(figsize=(0.42 * len(columns) + 3, 0.42 * len(ids) + 2))
-    for row, cluster in enumerate(ids):
-        values = expression[clusters == cluster][:, [index[g] for _, g in columns]]
-        ax.scatter(np.arange(len(columns)), np.full(len(columns), row),
-                   s=300 * (values > 0).mean(0), c=values.mean(0), cmap="Reds", vmin=0, vmax=1,
-                   edgecolors="grey", linewidths=0.3)
-    ax.set_xticks(range(len(columns)), [f"{g}" for _, g in columns], rotation=90, fontsize=8)
-    labels = [f"{c}: {cluster_names[c]}" if cluster_names else str(c) for c in ids]
-    ax.set_yticks(range(len(ids)), labels, fontsize=8)
-    for i, (cell_type, _) in enumerate(columns):
-        if i == 0 or columns[i - 1][0] != cell_type:
-            ax.annotate(cell_type, (i, len(ids) - 0.4), fontsize=7, rotation=30, annotation_clip=False)
-    ax.set(xlim=(-0.7, len(columns) - 0.3), ylim=(-0.7, len(ids) + 0.6))
-    ax.set_title("marker genes per cluster (size: fraction expressing; colour: mean scaled)",
-                 pad=40)
-    fig.tight_layout()
-    return fig
+    rows = [f"{c}: {cluster_names[c]}" if cluster_names else str(c) for c in clusters.tolist()]
+    order = [f"{c}: {cluster_names[c]}" if cluster_names else str(c) for c in np.unique(clusters)]
+    obs = pd.DataFrame({"cluster": pd.Categorical(rows, categories=order)},
+                       index=[str(i) for i in range(len(rows))])
+    data = ad.AnnData(np.asarray(expression, dtype=np.float32), obs=obs,
+                      var=pd.DataFrame(index=list(genes)))
+    n_genes = sum(map(len, var_names.values()))
+    plot = sc.pl.dotplot(data, var_names, groupby="cluster", standard_scale="var",
+                         figsize=(0.4 * n_genes + 4, 0.35 * len(order) + 2),
+                         colorbar_title="mean scaled expression\n(rescaled per gene)",
+                         size_title="fraction of cells\nexpressing", show=False, return_fig=True)
+    plot.make_figure()
+    return plot.fig
 
 
 def confusion_plot(table: pd.DataFrame, row_names: Mapping | None = None):
