@@ -63,7 +63,12 @@ def symmetric_binary(rows, cols, n: int) -> sp.csr_matrix:
 
 
 def pearson_graph(x: np.ndarray, k: int = 1, *, block_size: int | None = None) -> sp.csr_matrix:
-    """Each cell linked to its ``k`` most (positively) Pearson-correlated cells, undirected."""
+    """Each cell linked to its ``k`` most (positively) Pearson-correlated cells, undirected.
+
+    The edges of scikit-learn's ``NearestNeighbors(metric="correlation")`` (tested), computed
+    here as blocks of row dot products of standardised rows: the same top-k serves the
+    inner-product and |r| graphs, and a cell with constant expression (undefined correlation,
+    NaN distances in scikit-learn) counts as correlation 0 with every cell."""
     x = np.asarray(x)
     if not 1 <= k < len(x):
         raise InputError(f"k must be between 1 and the number of cells - 1 ({len(x) - 1}), got {k}")

@@ -42,6 +42,16 @@ def test_pearson_graph_matches_numpy_corrcoef(rng):
         np.testing.assert_array_equal(graphs.pearson_graph(x, k, block_size=7).toarray(), expected)
 
 
+def test_pearson_graph_has_the_edges_of_scikit_learn_correlation_neighbours(rng):
+    from sklearn.neighbors import NearestNeighbors
+
+    x = rng.gamma(1.0, 1.0, size=(300, 40))
+    for k in (1, 4):
+        _, idx = NearestNeighbors(n_neighbors=k, metric="correlation").fit(x).kneighbors()
+        expected = graphs.symmetric_binary(np.repeat(np.arange(300), k), idx.ravel(), 300)
+        assert (graphs.pearson_graph(x, k) != expected).nnz == 0
+
+
 def test_coexpression_graph_is_the_top_absolute_correlations(rng):
     x = rng.normal(size=(40, 10))
     corr = np.abs(np.corrcoef(x))
