@@ -3,6 +3,7 @@ import logging
 import os
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -69,6 +70,22 @@ def test_key_added_records_parameters_and_refuses_views(counts_adata):
         model.transform(view, key_added=True)
     assert view.is_view  # left as it was
     np.testing.assert_array_equal(model.transform(view), latent[:10])
+
+
+def test_scanpy_leiden_on_the_stored_representation(counts_adata):
+    import scanpy as sc
+
+    from diffvae.analysis import ari
+
+    AE(**SMALL).fit_transform(counts_adata, key_added=True, **FAST)
+    sc.pp.neighbors(counts_adata, use_rep="X_ae", n_neighbors=10, random_state=0)
+    sc.tl.leiden(counts_adata, flavor="igraph", n_iterations=2, directed=False, random_state=0)
+    found = counts_adata.obs["leiden"]
+    assert found.nunique() >= 2 and -1 <= ari(counts_adata.obs["celltype"], found) <= 1
+    with warnings.catch_warnings():  # scanpy announces that its default flavour will change
+        warnings.simplefilter("ignore", FutureWarning)
+        sc.tl.leiden(counts_adata, key_added="leiden_default")  # leidenalg, scanpy's default
+    assert counts_adata.obs["leiden_default"].nunique() >= 2
 
 
 def test_scaled_input_is_refused_with_the_raw_hint(counts_adata):
