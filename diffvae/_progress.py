@@ -32,12 +32,22 @@ def step(what: str) -> Iterator[None]:
     logger.info("%s: %.1f s", what, time.perf_counter() - start)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to the current ``sys.stderr``, which notebooks and tests replace."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def show_steps(quiet: bool = False) -> None:
     """Print the step lines on stderr (what the commands do; ``quiet`` shows warnings only)."""
-    if not any(getattr(h, "_diffvae", False) for h in logger.handlers):
-        handler = logging.StreamHandler()
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
-        handler._diffvae = True
         logger.addHandler(handler)
-        logger.propagate = False
     logger.setLevel(logging.WARNING if quiet else logging.INFO)

@@ -29,7 +29,7 @@ import pandas as pd
 
 from ._files import atomic_path
 from ._version import __version__
-from .errors import InputError, NotFittedError
+from .errors import InputError, NotFittedError, TrainingError
 
 #: bundle layout version; bundles of format 1 (diffvae 0.1) have the same files minus "format"
 FORMAT = 2
@@ -122,8 +122,11 @@ class BaseEstimator:
 
     # -- saving -------------------------------------------------------------------------------
     def save(self, path: str | Path, *, overwrite: bool = False) -> None:
-        """Write the bundle (a folder) atomically: a failed save leaves ``path`` untouched."""
+        """Write the bundle (a folder) atomically: a failed save leaves ``path`` untouched. A model
+        with non-finite weights is refused."""
         self._check_is_fitted()
+        if getattr(self, "network_", None) is not None and not finite_weights(self.network_):
+            raise TrainingError(f"this {type(self).__name__} has non-finite weights; not saved")
         config = {"model": self.model_type, "module": type(self).__module__, "format": FORMAT,
                   "version": __version__, "params": _jsonable(self.get_params()),
                   "attributes": _jsonable({k: getattr(self, k) for k in self.json_attributes
@@ -180,6 +183,27 @@ class BaseEstimator:
 
     def _load_extra(self, directory: Path) -> None:
         """Read what :meth:`_save_extra` wrote."""
+
+
+def fit_network(network, *args, callbacks: list | None = None, **fit_kwargs) -> pd.DataFrame:
+    """``network.fit(*args, ...)`` (compiled), stopping at the first non-finite loss (Keras's
+    ``TerminateOnNaN``); returns the per-epoch history. Training that went non-finite raises
+    :class:`~diffvae.errors.TrainingError`, so no diverged model is ever kept."""
+    import keras
+
+    callbacks = [*(callbacks or []), keras.callbacks.TerminateOnNaN()]
+    history = pd.DataFrame(network.fit(*args, callbacks=callbacks, **fit_kwargs).history)
+    if not (np.isfinite(history["loss"]).all() and finite_weights(network)):
+        rate = float(keras.ops.convert_to_numpy(network.optimizer.learning_rate))
+        raise TrainingError(
+            f"training diverged in epoch {len(history)} (loss {history['loss'].iloc[-1]}); nothing "
+            f"was kept: lower the learning rate (it was {rate:g})")
+    return history.rename_axis("epoch")
+
+
+def finite_weights(network) -> bool:
+    """Whether every weight of a Keras model is finite."""
+    return all(np.isfinite(w).all() for w in network.get_weights())
 
 
 def read_config(path: Path) -> dict[str, Any]:

@@ -15,7 +15,8 @@ import pandas as pd
 from . import defaults
 from ._batching import apply_in_batches
 from ._progress import keras_verbose
-from .base import BaseEstimator
+from ._checks import fraction, positive_ints
+from .base import BaseEstimator, fit_network
 from .errors import InputError
 
 _CONFUSION = "confusion.csv"
@@ -49,6 +50,11 @@ class CellStateClassifier(BaseEstimator):
         import keras
         from sklearn.model_selection import train_test_split
 
+        from .models import check_training
+
+        positive_ints("hidden_dims", self.hidden_dims)
+        check_training(epochs, batch_size, learning_rate)
+        fraction("test_size", test_size, low_open=True)
         x = np.asarray(x, dtype=np.float32)
         labels = np.asarray(labels).astype(str)
         if len(x) != len(labels):
@@ -64,14 +70,14 @@ class CellStateClassifier(BaseEstimator):
                                        random_state=seed)
         if seed is not None:
             keras.utils.set_random_seed(seed)
-        self.network_ = _build(x.shape[1], self.hidden_dims, len(self.classes_))
-        self.network_.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                              loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                              jit_compile=True)
-        history = self.network_.fit(x[train], y[train], validation_data=(x[test], y[test]),
-                                    epochs=epochs, batch_size=batch_size,
-                                    verbose=keras_verbose(verbose))
-        self.history_ = pd.DataFrame(history.history).rename_axis("epoch")
+        network = _build(x.shape[1], self.hidden_dims, len(self.classes_))
+        network.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                        loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                        jit_compile=True)
+        self.history_ = fit_network(network, x[train], y[train],
+                                    validation_data=(x[test], y[test]), epochs=epochs,
+                                    batch_size=batch_size, verbose=keras_verbose(verbose))
+        self.network_ = network
         predicted = self.predict(x[test])
         self.test_accuracy_ = float(np.mean(predicted == labels[test]))
         self.confusion_ = pd.crosstab(

@@ -11,3 +11,8 @@ class InputError(ValueError):
 
 class NotFittedError(RuntimeError):
     """Raised when an estimator is used before ``fit`` (as scikit-learn's ``NotFittedError``)."""
+
+
+class TrainingError(InputError):
+    """Raised when training goes non-finite (diverges): nothing is kept, and the message says
+    which setting to change."""

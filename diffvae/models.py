@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-import pandas as pd
 
 from . import defaults
 from ._batching import apply_in_batches
+from ._checks import fraction, optional, positive_int, positive_ints, positive_number
 from ._progress import keras_verbose
-from .base import BaseEstimator, read_arrays
+from .base import BaseEstimator, fit_network, read_arrays
 from .errors import InputError
 from .io import as_anndata
 from .preprocessing import Preprocessor
@@ -92,6 +92,7 @@ class LatentModel(BaseEstimator):
     def sample(self, n_cells: int, *, seed: int | None = None) -> np.ndarray:
         """Generate ``n_cells`` artificial cells by decoding draws from the prior."""
         self._check_is_fitted()
+        positive_int("n_cells", n_cells)
         rng = np.random.default_rng(seed)
         return self.decode(self._prior_sample(rng, n_cells))
 
@@ -104,6 +105,12 @@ class LatentModel(BaseEstimator):
         raise NotImplementedError
 
     # -- for subclasses ---------------------------------------------------------------------
+    def _check_params(self) -> None:
+        """Refuse constructor arguments that cannot work (called by ``fit``, before any work)."""
+        positive_int("latent_dim", self.latent_dim)
+        optional(positive_int, "n_top_genes", self.n_top_genes)
+        optional(positive_number, "target_sum", self.target_sum)
+
     def _fit_preprocessor(self, data, layer: str | None) -> np.ndarray:
         self.preprocessor_ = Preprocessor(self.normalize, self.target_sum, self.n_top_genes)
         return self.preprocessor_.fit_transform(as_anndata(data, layer=layer))
@@ -152,18 +159,25 @@ class _NeuralModel(LatentModel):
         """
         import keras  # deferred: importing Keras starts its backend
 
+        self._check_params()
+        check_training(epochs, batch_size, learning_rate)
+        fraction("validation_split", validation_split)
         scaled = self._fit_preprocessor(data, layer)
         train, valid = _split(scaled, validation_split, seed)
         if seed is not None:
             keras.utils.set_random_seed(seed)
-        self.network_ = self._build_network(scaled.shape[1], seed)
+        network = self._build_network(scaled.shape[1], seed)
         # XLA: 1.7x faster per epoch than TensorFlow's default here (benchmarks/train_speed.py).
-        self.network_.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=True)
-        history = self.network_.fit(
-            train, validation_data=(valid,) if len(valid) else None, epochs=epochs,
+        network.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=True)
+        self.history_ = fit_network(
+            network, train, validation_data=(valid,) if len(valid) else None, epochs=epochs,
             batch_size=batch_size, shuffle=True, callbacks=callbacks, verbose=keras_verbose(verbose))
-        self.history_ = pd.DataFrame(history.history).rename_axis("epoch")
+        self.network_ = network  # only a model that trained to finite weights is kept
         return self
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        positive_ints("hidden_dims", self.hidden_dims)
 
     def decoder_weights(self) -> np.ndarray:
         self._check_is_fitted()
@@ -205,6 +219,10 @@ class DiffVAE(_NeuralModel):
                          n_top_genes=n_top_genes)
         self.mmd_kernel_width = mmd_kernel_width
 
+    def _check_params(self) -> None:
+        super()._check_params()
+        optional(positive_number, "mmd_kernel_width", self.mmd_kernel_width)
+
 
 class VAE(_NeuralModel):
     """The paper's standard VAE baseline: DiffVAE's layers with a KL term instead of MMD."""
@@ -238,6 +256,7 @@ class PCA(LatentModel):
         unknown = set(training_args) - self._TRAINING_ARGS
         if unknown:
             raise TypeError(f"PCA.fit() got unexpected arguments {sorted(unknown)}")
+        self._check_params()
         scaled = self._fit_preprocessor(data, layer)
         if min(scaled.shape) < self.latent_dim:
             raise InputError(
@@ -278,6 +297,13 @@ class PCA(LatentModel):
 MODELS: dict[str, type[LatentModel]] = {m.model_type: m for m in (DiffVAE, VAE, AE, PCA)}
 
 
+def check_training(epochs, batch_size, learning_rate) -> None:
+    """Refuse training options that cannot work (zero, negative, NaN), before any work."""
+    positive_int("epochs", epochs)
+    positive_int("batch_size", batch_size)
+    positive_number("learning_rate", learning_rate)
+
+
 def get_model(name: str, **params) -> LatentModel:
     """Create a model by name (``"diffvae"``, ``"vae"``, ``"ae"`` or ``"pca"``)."""
     if name not in MODELS:
@@ -287,8 +313,6 @@ def get_model(name: str, **params) -> LatentModel:
 
 def _split(scaled: np.ndarray, validation_split: float, seed: int | None):
     """Random train / validation split of the cells (the paper: 80 / 20)."""
-    if not 0 <= validation_split < 1:
-        raise InputError(f"validation_split must be in [0, 1), got {validation_split}")
     n_cells = len(scaled)
     n_valid = int(round(n_cells * validation_split))
     if validation_split > 0 and n_valid == 0 or n_cells - n_valid < 2:

@@ -16,12 +16,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from diffvae import defaults
 from diffvae._progress import keras_verbose
-from diffvae.base import BaseEstimator, read_file
+from diffvae._checks import optional, positive_int, positive_number
+from diffvae.base import BaseEstimator, fit_network, read_file
 from diffvae.errors import InputError
 from diffvae.io import as_anndata
 from diffvae.preprocessing import Preprocessor
@@ -107,6 +107,13 @@ class GraphDiffVAE(BaseEstimator):
 
         if loss not in ("auto", "dense", "sparse"):
             raise InputError(f"loss must be 'auto', 'dense' or 'sparse', got {loss!r}")
+        positive_int("hidden_dim", self.hidden_dim)
+        positive_int("latent_dim", self.latent_dim)
+        positive_int("k", self.k)
+        optional(positive_int, "n_top_genes", self.n_top_genes)
+        positive_int("epochs", epochs)
+        positive_number("learning_rate", learning_rate)
+        positive_number("negative_ratio", negative_ratio)
         adata = as_anndata(data, layer=layer)
         self.preprocessor_ = Preprocessor(n_top_genes=self.n_top_genes)
         x = self.preprocessor_.fit_transform(adata)
@@ -127,18 +134,19 @@ class GraphDiffVAE(BaseEstimator):
             keras.utils.set_random_seed(seed)
         loss = ("sparse" if n > DENSE_LIMIT else "dense") if loss == "auto" else loss
         inputs = (keras.ops.convert_to_tensor(x), sparse_adjacency(graphs.normalize(train)))
-        self.network_ = GraphDiffVAENetwork(x.shape[1], self.hidden_dim, self.latent_dim, seed=seed)
-        self.network_.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                              jit_compile=False)  # sparse matmuls: no XLA
+        network = GraphDiffVAENetwork(x.shape[1], self.hidden_dim, self.latent_dim, seed=seed)
+        network.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                        jit_compile=False)  # sparse matmuls: no XLA
         steps = _training_data(inputs, train, loss, negative_ratio, np.random.default_rng(seed))
         callbacks = ([LinkMetrics(inputs, *validation)] if evaluate_links else []) + list(callbacks or [])
         verbose = keras_verbose(verbose)
         if verbose == 1:
             callbacks.append(EpochProgbar())
-        history = self.network_.fit(steps, epochs=epochs, steps_per_epoch=1, shuffle=False,
-                                    callbacks=callbacks, verbose=2 if verbose == 2 else 0)
-        self.history_ = pd.DataFrame(history.history).rename_axis("epoch")
-        z, mu, _ = self.network_(inputs, training=False)
+        self.history_ = fit_network(network, steps, epochs=epochs, steps_per_epoch=1,
+                                    shuffle=False, callbacks=callbacks,
+                                    verbose=2 if verbose == 2 else 0)
+        self.network_ = network
+        z, mu, _ = network(inputs, training=False)
         self.node_features_, self.mu_ = keras.ops.convert_to_numpy(z), keras.ops.convert_to_numpy(mu)
         if evaluate_links:
             self.link_metrics_ = {"test": link_metrics(self.node_features_, *test),

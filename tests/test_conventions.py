@@ -94,7 +94,7 @@ def test_scaled_input_is_refused_with_the_raw_hint(counts_adata):
     adata = counts_adata.copy()
     adata.X = adata.X.toarray()
     sc.pp.log1p(adata)
-    adata.raw = adata
+    adata.raw = adata.copy()
     sc.pp.scale(adata)
     with pytest.raises(InputError, match=r"not z-scores.*pass adata\.raw\.to_adata\(\)"):
         AE(**SMALL).fit(adata, **FAST)

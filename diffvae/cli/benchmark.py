@@ -88,7 +88,6 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(runs)
     layout = paper_layout(summary)
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
     write_csv(runs, out / "runs.csv", index=False)
     write_csv(summary, out / "summary.csv", index=False)
     title = args.dataset or Path(args.data).name

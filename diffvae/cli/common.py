@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,10 +26,28 @@ def new_parser(command_name: str, doc: str | None) -> argparse.ArgumentParser:
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
-    """Parse the options; show a line per step on stderr unless ``--quiet``."""
+    """Parse the options, make sure ``--out`` can be written (before any work), and show a line
+    per step on stderr unless ``--quiet``."""
     args = parser.parse_args(argv)
+    if getattr(args, "out", None) is not None:
+        writable_folder(args.out, "--out")
     show_steps(quiet=getattr(args, "quiet", False))
     return args
+
+
+def writable_folder(path: Path, name: str) -> None:
+    """Refuse an output folder that cannot be written: a file in its place, or no permission
+    there (or, for a folder still to be made, in the nearest existing folder above it)."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{name} {path}: {existing} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise InputError(f"{name} {path}: cannot write in {existing} ({exc.strerror})") from None
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:

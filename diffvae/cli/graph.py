@@ -94,7 +94,6 @@ def main(argv: list[str] | None = None) -> int:
         predicted = model.predict_links(k=args.k)
 
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
     model.save(out / args.model_name, overwrite=True)
     with atomic_path(out / "node_features.npy") as tmp:
         np.save(tmp, model.node_features_)

@@ -102,7 +102,6 @@ def main(argv: list[str] | None = None) -> int:
         _groups(adata, args, model=None)
     verbose = 0 if args.quiet else "auto"
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
     model = load_or_train(args, adata)
     groups, sources, targets = _groups(adata, args, model)
     x = model.preprocess(adata, layer=args.layer)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .. import defaults
 from .._progress import step
-from ..errors import InputError
+from .._checks import fraction, optional, positive_int, positive_ints, positive_number
 from ..models import MODELS, LatentModel, get_model
 from .common import (add_data_arguments, command, load_input, new_parser, parse_args, save_figure,
                      write_csv, write_h5ad)
@@ -51,14 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_options(args: argparse.Namespace) -> None:
     """Refuse option values that cannot work, before any data is read."""
-    positive = {"--latent-dim": args.latent_dim, "--batch-size": args.batch_size,
-                "--epochs": args.epochs, "--learning-rate": args.learning_rate}
-    positive.update({f"--hidden-dims ({h})": h for h in args.hidden_dims})
-    for name, value in positive.items():
-        if value <= 0:
-            raise InputError(f"{name} must be positive, got {value}")
-    if args.n_top_genes is not None and args.n_top_genes <= 0:
-        raise InputError(f"--n-top-genes must be positive, got {args.n_top_genes}")
+    positive_int("--latent-dim", args.latent_dim)
+    positive_ints("--hidden-dims", args.hidden_dims)
+    optional(positive_int, "--n-top-genes", args.n_top_genes)
+    positive_int("--epochs", args.epochs)
+    positive_int("--batch-size", args.batch_size)
+    positive_number("--learning-rate", args.learning_rate)
+    fraction("--validation-split", args.validation_split)
 
 
 def make_model(args: argparse.Namespace) -> LatentModel:
@@ -96,7 +95,6 @@ def main(argv: list[str] | None = None) -> int:
                   learning_rate=args.learning_rate, validation_split=args.validation_split,
                   seed=args.seed, verbose=0 if args.quiet else "auto", layer=args.layer)
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
     bundle = out / (args.model_name or args.model)
     model.save(bundle, overwrite=True)
     latent = model.transform(adata, layer=args.layer, key_added=True)

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from .. import defaults
 from .._files import atomic_path
-from ..errors import InputError
+from ..errors import InputError, TrainingError
 from ..models import get_model
 from .common import add_data_arguments, command, load_input, new_parser, parse_args, write_csv
 
@@ -64,18 +64,24 @@ def main(argv: list[str] | None = None) -> int:
     for config in tqdm(configs, desc="configurations", unit="fit"):
         model = get_model(args.model, latent_dim=config["latent_dim"],
                           hidden_dims=(2 * config["h1"], config["h1"]))
-        model.fit(adata, epochs=args.epochs, batch_size=config["batch_size"],
-                  learning_rate=config["learning_rate"], validation_split=args.validation_split,
-                  seed=args.seed, verbose=0, layer=args.layer)
+        try:
+            model.fit(adata, epochs=args.epochs, batch_size=config["batch_size"],
+                      learning_rate=config["learning_rate"], validation_split=args.validation_split,
+                      seed=args.seed, verbose=0, layer=args.layer)
+        except TrainingError:  # a diverging configuration is a result of the search, not an end
+            rows.append({**config, "h2": 2 * config["h1"], "diverged": True})
+            continue
         history = model.history_
-        rows.append({**config, "h2": 2 * config["h1"], "loss": history["loss"].iloc[-1],
-                     "val_loss": history["val_loss"].iloc[-1],
+        rows.append({**config, "h2": 2 * config["h1"], "diverged": False,
+                     "loss": history["loss"].iloc[-1], "val_loss": history["val_loss"].iloc[-1],
                      "best_val_loss": history["val_loss"].min(),
                      "best_epoch": int(history["val_loss"].idxmin()) + 1})
-    table = pd.DataFrame(rows).sort_values("val_loss", ignore_index=True)
-    args.out.mkdir(parents=True, exist_ok=True)
+    table = pd.DataFrame(rows).sort_values("val_loss", ignore_index=True, na_position="last")
     write_csv(table, args.out / "tuning.csv", index=False)
-    best = {k: (v.item() if hasattr(v, "item") else v) for k, v in table.iloc[0].items()}
+    if table["diverged"].all():
+        raise TrainingError("every configuration diverged; try lower --learning-rates")
+    # to_dict keeps each column's type: whole numbers stay int, so best.json feeds DiffVAE as is
+    best = table.head(1).to_dict("records")[0]
     with atomic_path(args.out / "best.json") as tmp:
         tmp.write_text(json.dumps({"model": args.model, "epochs": args.epochs, **best}, indent=2))
     print(table.to_string(index=False))

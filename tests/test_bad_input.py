@@ -1,0 +1,169 @@
+"""Bad or edge input: every case ends in one clear line naming the problem (exit status 2 from
+the commands, ``InputError`` from the API), checked before any training, and leaves no model
+that looks trained. SYNTHETIC data (tests/conftest.py)."""
+import json
+import math
+import os
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from diffvae import AE, PCA, VAE, CellStateClassifier, DiffVAE, InputError
+from diffvae.cli import graph, identify, train, tune
+from diffvae.errors import TrainingError
+from graph_diffvae import GraphDiffVAE, graphs
+
+SMALL = {"latent_dim": 3, "hidden_dims": (8, 4)}
+QUICK = ["--epochs", "2", "--latent-dim", "3", "--hidden-dims", "8", "4", "--batch-size", "32",
+         "--quiet"]
+
+
+@pytest.fixture
+def counts_csv(tmp_path, counts_adata):
+    path = tmp_path / "counts.csv"
+    pd.DataFrame(counts_adata.X.toarray(), index=counts_adata.obs_names,
+                 columns=counts_adata.var_names).to_csv(path)
+    return path
+
+
+# -- the API: constructor and fit arguments ---------------------------------------------------
+@pytest.mark.parametrize("make, fit, message", [
+    (lambda: DiffVAE(latent_dim=0), {}, "latent_dim must be positive"),
+    (lambda: DiffVAE(latent_dim=2.5), {}, "latent_dim must be positive"),
+    (lambda: DiffVAE(hidden_dims=(8, 0)), {}, "hidden_dims must be positive"),
+    (lambda: DiffVAE(hidden_dims=()), {}, "hidden_dims must be a non-empty list"),
+    (lambda: DiffVAE(n_top_genes=0), {}, "n_top_genes must be positive"),
+    (lambda: DiffVAE(mmd_kernel_width=-1.0), {}, "mmd_kernel_width must be positive"),
+    (lambda: DiffVAE(mmd_kernel_width=math.nan), {}, "mmd_kernel_width must be positive"),
+    (lambda: VAE(target_sum=0.0), {}, "target_sum must be positive"),
+    (lambda: PCA(latent_dim=-3), {}, "latent_dim must be positive"),
+    (lambda: AE(**SMALL), {"epochs": 0}, "epochs must be positive"),
+    (lambda: AE(**SMALL), {"epochs": -5}, "epochs must be positive"),
+    (lambda: AE(**SMALL), {"batch_size": 0}, "batch_size must be positive"),
+    (lambda: AE(**SMALL), {"learning_rate": math.nan}, "learning_rate must be positive and finite"),
+    (lambda: AE(**SMALL), {"learning_rate": math.inf}, "learning_rate must be positive and finite"),
+    (lambda: AE(**SMALL), {"learning_rate": -1e-3}, "learning_rate must be positive and finite"),
+    (lambda: AE(**SMALL), {"validation_split": 1.0}, r"validation_split must be in \[0, 1\)"),
+    (lambda: AE(**SMALL), {"validation_split": math.nan}, r"validation_split must be in \[0, 1\)"),
+])
+def test_bad_model_arguments_are_refused_before_training(counts_adata, make, fit, message):
+    model = make()
+    with pytest.raises(InputError, match=message):
+        model.fit(counts_adata, **{"epochs": 1, "verbose": 0, **fit})
+    assert not model.is_fitted
+
+
+@pytest.mark.parametrize("fit, message", [
+    ({"epochs": 0}, "epochs must be positive"),
+    ({"learning_rate": math.nan}, "learning_rate must be positive and finite"),
+    ({"negative_ratio": 0.0}, "negative_ratio must be positive"),
+    ({"loss": "cosine"}, "loss must be 'auto', 'dense' or 'sparse'"),
+])
+def test_bad_graph_arguments_are_refused(counts_adata, rng, fit, message):
+    adjacency = graphs.symmetric_binary(*rng.integers(0, 40, (2, 120)), 40)
+    with pytest.raises(InputError, match=message):
+        GraphDiffVAE(8, 3).fit(counts_adata[:40].copy(), adjacency=adjacency, **{"verbose": 0, **fit})
+    with pytest.raises(InputError, match="k must be positive"):
+        GraphDiffVAE(8, 3, k=0).fit(counts_adata[:40].copy(), verbose=0)
+
+
+def test_bad_classifier_arguments(rng):
+    x, labels = rng.uniform(size=(20, 4)), np.repeat(["a", "b"], 10)
+    for kwargs, message in [({"epochs": 0}, "epochs must be positive"),
+                            ({"test_size": 0.0}, r"test_size must be in \(0, 1\)"),
+                            ({"learning_rate": math.nan}, "learning_rate must be positive")]:
+        with pytest.raises(InputError, match=message):
+            CellStateClassifier((4,)).fit(x, labels, verbose=0, **kwargs)
+    with pytest.raises(InputError, match="hidden_dims must be positive"):
+        CellStateClassifier((4, -1)).fit(x, labels, verbose=0, epochs=1)
+
+
+def test_sample_needs_a_positive_count(counts_adata):
+    model = AE(**SMALL).fit(counts_adata, epochs=1, verbose=0)
+    for n in (-1, 0, 2.5):
+        with pytest.raises(InputError, match="n_cells must be positive"):
+            model.sample(n)
+
+
+# -- training that goes non-finite ------------------------------------------------------------
+def test_diverging_training_keeps_nothing(counts_adata, tmp_path):
+    model = DiffVAE(**SMALL)
+    with pytest.raises(TrainingError, match=r"diverged in epoch \d+ .* lower the learning rate \(it was 1e\+09\)"):
+        model.fit(counts_adata, epochs=5, learning_rate=1e9, verbose=0)
+    assert not model.is_fitted
+    with pytest.raises(RuntimeError, match="not fitted"):
+        model.save(tmp_path / "bundle")
+    assert not (tmp_path / "bundle").exists()
+
+
+def test_a_model_with_non_finite_weights_is_not_saved(counts_adata, tmp_path):
+    model = AE(**SMALL).fit(counts_adata, epochs=1, verbose=0)
+    weights = model.network_.get_weights()
+    weights[0][0, 0] = np.nan
+    model.network_.set_weights(weights)
+    with pytest.raises(TrainingError, match="non-finite weights; not saved"):
+        model.save(tmp_path / "bundle")
+    assert not (tmp_path / "bundle").exists()
+
+
+# -- the commands: options checked before reading data or training ----------------------------
+@pytest.mark.parametrize("extra, message", [
+    (["--learning-rate", "nan"], "--learning-rate must be positive and finite, got nan"),
+    (["--learning-rate", "inf"], "--learning-rate must be positive and finite"),
+    (["--epochs", "0"], "--epochs must be positive"),
+    (["--epochs", "-5"], "--epochs must be positive"),
+    (["--batch-size", "0"], "--batch-size must be positive"),
+    (["--hidden-dims", "8", "0"], "--hidden-dims must be positive"),
+    (["--n-top-genes", "0"], "--n-top-genes must be positive"),
+    (["--validation-split", "1.5"], r"--validation-split must be in \[0, 1\)"),
+    (["--validation-split", "nan"], r"--validation-split must be in \[0, 1\)"),
+])
+def test_train_refuses_bad_options_before_reading(tmp_path, capsys, extra, message):
+    # the data file does not exist: a refused option must be found before it is read
+    status = train.main(["--data", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o"),
+                         *QUICK, *extra])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1, err
+    assert re.search(message, err), err
+    assert not (tmp_path / "o").exists()
+
+
+def test_train_diverging_writes_no_bundle(tmp_path, capsys, counts_csv):
+    out = tmp_path / "out"
+    status = train.main(["--data", str(counts_csv), "--out", str(out), *QUICK,
+                         "--learning-rate", "1e9", "--epochs", "5"])
+    assert status == 2 and "diverged" in capsys.readouterr().err
+    assert not (out / "diffvae").exists() and not (out / "latent.csv").exists()
+
+
+@pytest.mark.parametrize("command", [train, identify, graph])
+def test_an_output_path_that_is_a_file_is_refused_first(tmp_path, capsys, counts_csv, command):
+    blocker = tmp_path / "results.txt"
+    blocker.write_text("keep me")
+    status = command.main(["--data", str(counts_csv), "--out", str(blocker / "run"), "--quiet"])
+    assert status == 2 and "is a file, not a folder" in capsys.readouterr().err
+    assert blocker.read_text() == "keep me"
+
+
+def test_an_unwritable_output_folder_is_refused_first(tmp_path, capsys, counts_csv):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as a user who can write anywhere (root)")
+        status = train.main(["--data", str(counts_csv), "--out", str(locked / "run"), *QUICK])
+        assert status == 2 and "cannot write in" in capsys.readouterr().err
+    finally:
+        locked.chmod(0o700)
+
+
+def test_tune_writes_whole_numbers_that_feed_back(tmp_path, counts_csv):
+    args = ["--data", str(counts_csv), "--out", str(tmp_path / "t"), "--h1", "8", "--latent-dims",
+            "3", "--learning-rates", "1e-2", "--batch-sizes", "32", "--epochs", "2"]
+    assert tune.main(args) == 0
+    best = json.loads((tmp_path / "t" / "best.json").read_text())
+    assert all(isinstance(best[k], int) for k in ("h1", "h2", "latent_dim", "batch_size", "epochs"))
+    DiffVAE(latent_dim=best["latent_dim"], hidden_dims=(best["h2"], best["h1"]))._check_params()
