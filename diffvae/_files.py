@@ -8,6 +8,19 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+_recorders: list[list[Path]] = []
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[list[Path]]:
+    """Collect the paths that :func:`atomic_path` puts in place inside the block."""
+    written: list[Path] = []
+    _recorders.append(written)
+    try:
+        yield written
+    finally:
+        _recorders.remove(written)
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, *, overwrite: bool = True) -> Iterator[Path]:
@@ -29,5 +42,7 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = True) -> Iterator[
             old = tmp_dir / (path.name + ".old")
             os.replace(path, old)
         os.replace(tmp, path)
+        for written in _recorders:
+            written.append(path)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)

@@ -118,7 +118,8 @@ class BaseEstimator:
         key = self.default_key if key_added is True else str(key_added)
         data.obsm[key] = values
         params = {k: v for k, v in _jsonable(self.get_params()).items() if v is not None}
-        data.uns[self.model_type] = {"params": params, "version": __version__, "obsm_key": key}
+        data.uns[self.model_type] = {"params": params, "version": __version__,
+                                     "backend": keras_backend(), "obsm_key": key}
 
     # -- saving -------------------------------------------------------------------------------
     def save(self, path: str | Path, *, overwrite: bool = False) -> None:
@@ -128,7 +129,8 @@ class BaseEstimator:
         if getattr(self, "network_", None) is not None and not finite_weights(self.network_):
             raise TrainingError(f"this {type(self).__name__} has non-finite weights; not saved")
         config = {"model": self.model_type, "module": type(self).__module__, "format": FORMAT,
-                  "version": __version__, "params": _jsonable(self.get_params()),
+                  "version": __version__, "backend": keras_backend(),
+                  "params": _jsonable(self.get_params()),
                   "attributes": _jsonable({k: getattr(self, k) for k in self.json_attributes
                                            if hasattr(self, k)})}
         preprocessor = getattr(self, "preprocessor_", None)
@@ -171,6 +173,9 @@ class BaseEstimator:
             if model_cls.network_module:  # registers the network's custom Keras classes
                 importlib.import_module(model_cls.network_module)
             model.network_ = read_file(path / NETWORK, _load_keras)
+            if not finite_weights(model.network_):
+                raise InputError(f"{path}: the model has non-finite weights (a training that "
+                                 "diverged?); train it again")
         if (path / HISTORY).exists():
             model.history_ = read_file(path / HISTORY, lambda f: pd.read_csv(f, index_col="epoch"))
         model._load_extra(path)
@@ -199,6 +204,13 @@ def fit_network(network, *args, callbacks: list | None = None, **fit_kwargs) -> 
             f"training diverged in epoch {len(history)} (loss {history['loss'].iloc[-1]}); nothing "
             f"was kept: lower the learning rate (it was {rate:g})")
     return history.rename_axis("epoch")
+
+
+def keras_backend() -> str:
+    """The Keras backend that computes (results are repeatable per backend and machine)."""
+    import keras
+
+    return keras.backend.backend()
 
 
 def finite_weights(network) -> bool:

@@ -21,6 +21,9 @@ from .errors import InputError
 def target_dimensions(latent: np.ndarray, groups: Sequence, targets: Sequence[str],
                       n_dims: int = defaults.PERTURBATION_N_DIMS) -> dict[str, list[int]]:
     """Each target's ``n_dims`` latent dimensions with the highest paper score (% of D_k in it)."""
+    if not 1 <= n_dims <= np.shape(latent)[1]:
+        raise InputError(f"n_dims must be between 1 and the latent size {np.shape(latent)[1]}, "
+                         f"got {n_dims}")
     groups = np.asarray(groups).astype(str)
     missing = [t for t in targets if t not in set(groups.tolist())]
     if missing:
@@ -49,6 +52,8 @@ def conversions(decode: Callable[[np.ndarray], np.ndarray], predict: Callable[[n
     "targeted"/"random", n_source, n_converted, fraction) and, per (target, lambda), the boolean
     mask of converted source cells along the targeted dimensions.
     """
+    if not np.isfinite(np.asarray(lambdas, dtype=float)).all():
+        raise InputError(f"lambdas must be finite numbers, got {list(lambdas)}")
     rng = np.random.default_rng(seed)
     n_source, n_latent = source_latent.shape
     rows, converted = [], {}

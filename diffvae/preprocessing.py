@@ -7,6 +7,7 @@ model keeps, so that new data is scaled exactly like the training data.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -117,6 +118,13 @@ class Preprocessor:
         self._check_fitted()
         check_expression(adata, source)
         matrix = align_genes(adata, self.genes_, source)
+        if self.normalize is None and self._other_kind(matrix):
+            fitted, given = ("raw counts", "log-normalised values") if self.normalize_ else (
+                "log-normalised values", "raw counts")
+            warnings.warn(f"{source}: the model was fitted on {fitted} but these look like "
+                          f"{given}; they are treated as {fitted} (pass the same kind of data, e.g. "
+                          "adata.layers['counts'] or adata.raw.to_adata())", UserWarning,
+                          stacklevel=2)
         return self._scale(_dense(self._log_normalise(matrix)))
 
     def fit_transform(self, adata: ad.AnnData) -> np.ndarray:
@@ -127,6 +135,14 @@ class Preprocessor:
         """Map [0, 1] model outputs back to log-normalised expression units."""
         self._check_fitted()
         return np.asarray(scaled) * self._range() + self.min_
+
+    def _other_kind(self, matrix) -> bool:
+        """Whether data look unlike the fit's (detected) kind: counts are whole numbers, so a
+        fraction means log-normalised data, and whole numbers above 1 mean counts."""
+        if self.normalize_:
+            values = matrix.data if sp.issparse(matrix) else np.asarray(matrix)
+            return not np.all(values == np.round(values))
+        return looks_like_counts(matrix)
 
     # -- saving -----------------------------------------------------------------------------
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -105,6 +105,7 @@ class GraphDiffVAE(BaseEstimator):
         from .layers import sparse_adjacency
         from .network import GraphDiffVAENetwork
 
+        check_backend()
         if loss not in ("auto", "dense", "sparse"):
             raise InputError(f"loss must be 'auto', 'dense' or 'sparse', got {loss!r}")
         positive_int("hidden_dim", self.hidden_dim)
@@ -188,6 +189,16 @@ class GraphDiffVAE(BaseEstimator):
         self.node_features_ = read_file(directory / _NODE_FEATURES, np.load)
         if self.graph == "given":  # bundles of format 1 named a given adjacency so
             self.graph = "precomputed"
+
+
+def check_backend() -> None:
+    """Graph-DiffVAE's GCN layers are Spektral's, which run on TensorFlow only."""
+    from diffvae.base import keras_backend
+
+    if keras_backend() != "tensorflow":
+        raise InputError(f"Graph-DiffVAE needs Keras's TensorFlow backend (its GCN layers are "
+                         f"Spektral's), but KERAS_BACKEND is {keras_backend()!r}: unset it or set "
+                         "KERAS_BACKEND=tensorflow")
 
 
 def _training_data(inputs, train: sp.csr_matrix, loss: str, negative_ratio: float,

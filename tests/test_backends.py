@@ -1,5 +1,6 @@
 """The dense models run on the TensorFlow and the JAX backend (each in its own process, since
-Keras picks its backend at import)."""
+Keras picks its backend at import), bit-identically for a seed on the same backend and machine,
+and record the backend in bundles and in uns."""
 import os
 import subprocess
 import sys
@@ -7,8 +8,10 @@ import sys
 import pytest
 
 SCRIPT = """
+import json
 import numpy as np, keras
 from diffvae import DiffVAE, VAE, AE, datasets
+tmp = {tmp!r}
 assert keras.backend.backend() == "{backend}", keras.backend.backend()
 adata = datasets.synthetic(200, 50, seed=0)
 for cls in (DiffVAE, VAE, AE):
@@ -17,15 +20,21 @@ for cls in (DiffVAE, VAE, AE):
     latent = model.transform(adata)
     assert latent.shape == (200, 4) and np.isfinite(latent).all()
     again = cls(latent_dim=4, hidden_dims=(16, 8)).fit(adata, epochs=3, batch_size=64, verbose=0)
-    np.testing.assert_allclose(again.transform(adata), latent, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(again.transform(adata), latent)  # bit-identical, same backend
+model.save(tmp + "/bundle")
+config = json.load(open(tmp + "/bundle/config.json"))
+assert config["backend"] == "{backend}", config
+model.transform(adata, key_added=True)
+assert adata.uns["ae"]["backend"] == "{backend}"
 print("ok")
 """
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
-def test_short_fit_on_backend(backend):
+def test_short_fit_on_backend(backend, tmp_path):
     env = {**os.environ, "KERAS_BACKEND": backend}
-    result = subprocess.run([sys.executable, "-c", SCRIPT.format(backend=backend)], env=env,
+    script = SCRIPT.format(backend=backend, tmp=str(tmp_path))
+    result = subprocess.run([sys.executable, "-c", script], env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().endswith("ok")

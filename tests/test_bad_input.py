@@ -5,6 +5,7 @@ import json
 import math
 import os
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -167,3 +168,133 @@ def test_tune_writes_whole_numbers_that_feed_back(tmp_path, counts_csv):
     best = json.loads((tmp_path / "t" / "best.json").read_text())
     assert all(isinstance(best[k], int) for k in ("h1", "h2", "latent_dim", "batch_size", "epochs"))
     DiffVAE(latent_dim=best["latent_dim"], hidden_dims=(best["h2"], best["h1"]))._check_params()
+
+
+# -- the output set as a whole ----------------------------------------------------------------
+def test_a_finished_run_writes_a_manifest_last(tmp_path, counts_csv):
+    from diffvae.cli.common import MANIFEST, check_outputs
+
+    out = tmp_path / "out"
+    assert train.main(["--data", str(counts_csv), "--out", str(out), *QUICK]) == 0
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest["command"] == "diffvae train" and "--data" in manifest["arguments"]
+    assert {"latent.csv", "latent.h5ad", "history.csv", "loss.png", "diffvae/config.json",
+            "diffvae/model.keras"} <= set(manifest["files"])
+    assert check_outputs(out) == []
+    (out / "latent.csv").write_text("edited")
+    assert check_outputs(out) == [f"{out / 'latent.csv'}: changed since the run"]
+
+
+def test_a_run_that_does_not_finish_leaves_no_manifest(tmp_path, counts_csv, monkeypatch, caplog):
+    from diffvae.cli.common import check_outputs
+
+    out = tmp_path / "out"
+    assert train.main(["--data", str(counts_csv), "--out", str(out), *QUICK]) == 0
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt  # as if stopped while writing figures
+
+    monkeypatch.setattr(train, "save_figure", crash)
+    with pytest.raises(KeyboardInterrupt):
+        train.main(["--data", str(counts_csv), "--out", str(out), *QUICK, "--seed", "1"])
+    assert check_outputs(out) == [f"{out}: no manifest.json; the run that wrote it did not finish"]
+    monkeypatch.undo()
+    with caplog.at_level("WARNING", logger="diffvae"):
+        assert train.main(["--data", str(counts_csv), "--out", str(out), *QUICK]) == 0
+    assert "an earlier run there did not finish" in caplog.text and check_outputs(out) == []
+
+
+# -- data that look wrong but may be right: warnings ------------------------------------------
+def test_log_data_given_to_a_counts_model_is_announced(counts_adata):
+    import scanpy as sc
+
+    model = AE(**SMALL).fit(counts_adata, epochs=1, verbose=0)
+    logged = counts_adata.copy()
+    sc.pp.normalize_total(logged)
+    sc.pp.log1p(logged)
+    with pytest.warns(UserWarning, match="fitted on raw counts but these look like log-normalised"):
+        model.transform(logged)
+
+
+def test_a_genes_by_cells_table_is_announced(tmp_path, rng):
+    from diffvae import read
+
+    table = pd.DataFrame(rng.poisson(2, (30, 8)), index=[f"Gene{i}" for i in range(30)],
+                         columns=[f"cell_{i}" for i in range(8)])
+    table.to_csv(tmp_path / "genes_by_cells.csv")
+    with pytest.warns(UserWarning, match=r"read as 30 cells x 8 genes, but the cell \(row\) names look"):
+        read(tmp_path / "genes_by_cells.csv")
+    table.T.to_csv(tmp_path / "cells_by_genes.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read(tmp_path / "cells_by_genes.csv").shape == (8, 30)
+
+
+def test_single_class_labels_give_no_agreement_score(counts_adata):
+    from diffvae.analysis.pipeline import identify_cell_types
+
+    model = AE(**SMALL).fit(counts_adata, epochs=1, verbose=0)
+    with pytest.warns(UserWarning, match="one type only"):
+        result = identify_cell_types(counts_adata, model, labels=["T"] * 120, n_clusters=2,
+                                     perplexity=10)
+    assert result.metrics == {}
+
+
+def test_graph_needs_the_tensorflow_backend(tmp_path, counts_csv):
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    result = subprocess.run([sys.executable, "-m", "diffvae", "graph", "--data", str(counts_csv),
+                             "--out", str(tmp_path / "g")], env=env, capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "needs Keras's TensorFlow backend" in result.stderr and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--lambdas", "nan", "1"], "lambda values must be finite"),
+    (["--n-dims", "8"], "--n-dims 8 leaves no other dimension of the latent size 8"),
+    (["--classifier-epochs", "0"], "--classifier-epochs must be positive"),
+    (["--n-random", "-1"], "--n-random must be 0 or more"),
+])
+def test_perturb_refuses_bad_options_before_reading(tmp_path, capsys, extra, message):
+    from diffvae.cli import perturb
+
+    status = perturb.main(["--data", str(tmp_path / "nope.csv"), "--source", "A", "--latent-dim",
+                           "8", "--out", str(tmp_path / "o"), *extra])
+    assert status == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--n-dims", "60"], "--n-dims 60 is more than the latent size 50"),
+    (["--perplexity", "-1"], "--perplexity must be positive"),
+    (["--eps", "0"], "--eps must be positive"),
+    (["--min-samples", "0"], "--min-samples must be positive"),
+    (["--n-clusters", "0"], "--n-clusters must be positive"),
+    (["--markers", "martian_blood"], "martian_blood is neither a file nor one of"),
+    (["--epochs", "0"], "--epochs must be positive"),
+])
+def test_identify_refuses_bad_options_before_reading(tmp_path, capsys, extra, message):
+    status = identify.main(["--data", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o"),
+                            *extra])
+    assert status == 2 and message in capsys.readouterr().err
+
+
+def test_identify_refuses_too_many_clusters_before_training(tmp_path, capsys, counts_csv):
+    status = identify.main(["--data", str(counts_csv), "--n-clusters", "500", "--out",
+                            str(tmp_path / "o")])
+    assert status == 2 and "--n-clusters 500 needs more cells than clusters" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "model").exists()
+
+
+def test_a_model_with_non_finite_weights_is_refused_by_identify(tmp_path, capsys, counts_csv,
+                                                                counts_adata):
+    model = AE(**SMALL).fit(counts_adata, epochs=1, verbose=0)
+    model.save(tmp_path / "bundle")
+    weights = model.network_.get_weights()
+    weights[0][:] = np.nan
+    model.network_.set_weights(weights)
+    model.network_.save(tmp_path / "bundle" / "model.keras")  # as a diverged run would leave it
+    status = identify.main(["--data", str(counts_csv), "--model", str(tmp_path / "bundle"),
+                            "--n-clusters", "2", "--out", str(tmp_path / "o")])
+    assert status == 2 and "non-finite weights" in capsys.readouterr().err

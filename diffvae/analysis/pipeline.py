@@ -103,7 +103,10 @@ def identify_cell_types(
     if markers is not None:
         with step("naming clusters by marker genes"):
             _name_clusters(result, markers, per_cluster, min_score)
-    if labels is not None:
+    if labels is not None and len(np.unique(labels)) < 2:
+        warnings.warn(f"the reference labels hold one type only ({labels[0]!r}): agreement scores "
+                      "(ARI, overlap) would say nothing and are left out", UserWarning, stacklevel=2)
+    elif labels is not None:
         result.metrics = _agreement(result)
     return result
 

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from .. import defaults
+from .._checks import positive_int, positive_ints
 from .._files import atomic_path
 from ..comparison import paper_layout, plot_runs, run_protocol, summarise
 from ..defaults import CLUSTERERS, SPACES
@@ -69,12 +70,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         for key, value in QUICK.items():
             setattr(args, key, value)
-    if args.repetitions < 1 or args.epochs < 1 or min(args.latent_dims) < 1:
-        raise InputError("--repetitions, --epochs and --latent-dims must be positive")
+    positive_int("--repetitions", args.repetitions)
+    positive_int("--epochs", args.epochs)
+    positive_ints("--latent-dims", args.latent_dims)
+    if args.n_jobs == 0:
+        raise InputError("--n-jobs must be a number of processes (1, 2, ...) or -1 for all cores, "
+                         "not 0")
     adata = load_input(args)
     key, labels = reference_labels(adata, args.label_key)
     if key is None:
         raise InputError(f"the benchmark needs reference labels: pass --label-key (columns: {list(adata.obs)})")
+    if len(set(labels.tolist())) < 2:
+        raise InputError(f"obs[{key!r}] holds one type only ({labels[0]!r}): clustering agreement "
+                         "with it says nothing")
     start = time.perf_counter()
     runs = run_protocol(adata, labels, models=args.models, latent_dims=args.latent_dims,
                         clusterers=args.clusterers, spaces=args.spaces,

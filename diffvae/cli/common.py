@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
+import json
+import os
 import sys
 import tempfile
+from datetime import datetime, timezone
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,9 +18,15 @@ import numpy as np
 import pandas as pd
 
 from .. import defaults
-from .._files import atomic_path
-from .._progress import show_steps, step
+from .._checks import positive_int
+from .._files import atomic_path, recording
+from .._progress import logger, show_steps, step
+from .._version import __version__
 from ..errors import InputError
+
+
+#: written last into a command's output folder: what the run wrote, with checksums
+MANIFEST = "manifest.json"
 
 
 def new_parser(command_name: str, doc: str | None) -> argparse.ArgumentParser:
@@ -29,10 +39,57 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argpa
     """Parse the options, make sure ``--out`` can be written (before any work), and show a line
     per step on stderr unless ``--quiet``."""
     args = parser.parse_args(argv)
+    show_steps(quiet=getattr(args, "quiet", False))
     if getattr(args, "out", None) is not None:
         writable_folder(args.out, "--out")
-    show_steps(quiet=getattr(args, "quiet", False))
+        start_outputs(args.out)
     return args
+
+
+def start_outputs(out: Path) -> None:
+    """Remove ``out``'s manifest before anything is written, so that a run that does not finish
+    leaves no manifest; say so when a folder with files has none (an unfinished earlier run)."""
+    manifest = out / MANIFEST
+    if manifest.exists():
+        manifest.unlink()
+    elif out.is_dir() and any(not p.name.startswith(".") for p in out.iterdir()):
+        logger.warning("%s holds files but no %s: an earlier run there did not finish, so they may "
+                       "be a mixture; this run replaces the ones it writes", out, MANIFEST)
+
+
+def write_manifest(command_name: str, argv: list[str], written: list[Path]) -> Path:
+    """Write, last, the manifest of what a finished command wrote (files with SHA-256) into
+    the folder that holds them."""
+    folder = Path(os.path.commonpath([p.parent.resolve() for p in written]))
+    files = sorted({f for p in written for f in ([p] if p.is_file() else p.rglob("*"))
+                    if f.is_file()})
+    manifest = {"command": f"diffvae {command_name}", "arguments": argv, "version": __version__,
+                "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "files": {str(f.resolve().relative_to(folder)): sha256(f) for f in files}}
+    with atomic_path(folder / MANIFEST) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2))
+    return folder / MANIFEST
+
+
+def check_outputs(out: str | Path) -> list[str]:
+    """What is wrong with a command's output folder: no manifest (the run did not finish), or
+    files missing or changed since it was written. Empty when the set is complete."""
+    out = Path(out)
+    if not (out / MANIFEST).exists():
+        return [f"{out}: no {MANIFEST}; the run that wrote it did not finish"]
+    files = json.loads((out / MANIFEST).read_text())["files"]
+    return [f"{out / name}: " + ("missing" if not (out / name).exists() else "changed since the run")
+            for name, digest in files.items()
+            if not (out / name).exists() or sha256(out / name) != digest]
+
+
+def sha256(path: Path) -> str:
+    """SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def writable_folder(path: Path, name: str) -> None:
@@ -76,12 +133,26 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"when training (default {defaults.LATENT_DIM})")
 
 
-def load_or_train(args: argparse.Namespace, adata: ad.AnnData):
-    """The ``--model`` bundle, or DiffVAE trained on ``adata`` and saved to ``<out>/model``."""
-    from ..models import DiffVAE, LatentModel
+def bundle_option(args: argparse.Namespace):
+    """The ``--model`` bundle, loaded before any work so that a bad one is refused first, and
+    the latent size the command will have; without a bundle, ``--epochs`` and ``--latent-dim``
+    are checked and the model is None (DiffVAE will be trained)."""
+    from ..models import LatentModel
 
     if args.model is not None:
-        return LatentModel.load(args.model)
+        model = LatentModel.load(args.model)
+        return model, model.latent_dim
+    positive_int("--epochs", args.epochs)
+    return None, positive_int("--latent-dim", args.latent_dim)
+
+
+def load_or_train(args: argparse.Namespace, adata: ad.AnnData, model=None):
+    """``model`` (from :func:`bundle_option`), or DiffVAE trained on ``adata`` and saved to
+    ``<out>/model``."""
+    from ..models import DiffVAE
+
+    if model is not None:
+        return model
     with step(f"training DiffVAE for {args.epochs} epochs"):
         model = DiffVAE(latent_dim=args.latent_dim).fit(
             adata, epochs=args.epochs, seed=args.seed, layer=args.layer,
@@ -125,10 +196,14 @@ def command(command_name: str) -> Callable:
 
             matplotlib.use("Agg")  # commands only write figures to files; never open windows
             try:
-                return main(argv)
+                with recording() as written:
+                    status = main(argv)
             except (InputError, FileNotFoundError, FileExistsError) as exc:
                 print(f"diffvae {command_name}: error: {exc}", file=sys.stderr)
                 return 2
+            if status == 0 and written:
+                write_manifest(command_name, sys.argv[1:] if argv is None else list(argv), written)
+            return status
 
         return wrapper
 

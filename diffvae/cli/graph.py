@@ -23,13 +23,14 @@ import pandas as pd
 import scipy.sparse as sp
 
 from graph_diffvae import evaluation, graphs, plots
-from graph_diffvae.model import GraphDiffVAE
+from graph_diffvae.model import GraphDiffVAE, check_backend
 
 from .. import defaults
 from .._files import atomic_path
 from .._progress import step
 from ..analysis import tsne
 from ..datasets import progenitor_types
+from ..base import keras_backend
 from ..errors import InputError
 from .common import (add_data_arguments, command, load_input, markdown_table, new_parser,
                      parse_args, reference_labels, save_figure, write_h5ad)
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 @command("graph")
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
+    check_backend()
     for name in ("k", "hidden_dim", "latent_dim", "epochs"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
@@ -142,7 +144,7 @@ def report(metrics: dict, args, figures: list[str]) -> str:
     lines = [f"# Links between cells with Graph-DiffVAE: {args.dataset or Path(args.data).name}", "",
              f"{metrics['n_cells']} cells; input graph `{metrics['graph']}` with k = {metrics['k']} "
              f"({metrics['n_input_edges']} edges); {args.epochs} epochs, learning rate "
-             f"{args.learning_rate}, seed {args.seed}.", "",
+             f"{args.learning_rate}, seed {args.seed}, Keras backend {keras_backend()}.", "",
              "## Link prediction on held-out edges", "",
              f"| split | edges | AUC | AP |\n| --- | --- | --- | --- |\n"
              f"| test | {link['n_test_edges']} | {link['test']['auc']:.3f} | {link['test']['ap']:.3f} |\n"

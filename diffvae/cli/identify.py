@@ -21,16 +21,19 @@ import numpy as np
 import pandas as pd
 
 from .. import defaults
+from .._checks import optional, positive_int, positive_number
 from .._files import atomic_path
 from .._progress import step
 from ..analysis import MARKER_SETS, plots
 from ..analysis.pipeline import Identification, identify_cell_types
 from ..datasets import marker_set
 from ..defaults import CLUSTERERS, SPACES
+from ..base import keras_backend
 from ..errors import InputError
 from ..models import LatentModel
-from .common import (add_data_arguments, add_model_arguments, command, load_input, load_or_train,
-                     new_parser, parse_args, reference_labels, save_figure, write_csv, write_h5ad)
+from .common import (add_data_arguments, add_model_arguments, bundle_option, command, load_input,
+                     load_or_train, new_parser, parse_args, reference_labels, save_figure,
+                     write_csv, write_h5ad)
 
 FIGURES = {
     "tsne.png": "t-SNE of mu coloured by cluster and by reference label (Fig. 1b)",
@@ -68,6 +71,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--quiet", action="store_true")
     return parser
+
+
+def check_options(args: argparse.Namespace, latent_dim: int) -> None:
+    """Refuse analysis options that cannot work, before the data are read or a model trained."""
+    from ..analysis import load_markers
+
+    optional(positive_int, "--n-clusters", args.n_clusters)
+    optional(positive_number, "--eps", args.eps)
+    positive_int("--min-samples", args.min_samples)
+    positive_int("--n-genes", args.n_genes)
+    positive_number("--perplexity", args.perplexity)
+    if positive_int("--n-dims", args.n_dims) > latent_dim:
+        raise InputError(f"--n-dims {args.n_dims} is more than the latent size {latent_dim}")
+    if args.markers:
+        load_markers(args.markers)  # an unknown marker set or a bad file is refused now
 
 
 def write_outputs(result: Identification, adata, model: LatentModel, out: Path,
@@ -131,7 +149,8 @@ def report(result: Identification, title: str, figures: list[str]) -> str:
     lines = [f"# Cell types identified with DiffVAE: {title}", "",
              f"{len(result.clusters)} cells, {len(result.genes)} genes, latent size "
              f"{result.latent.shape[1]}. Clustering: {method} on {space}; {s['n_dims']} top "
-             f"dimensions per cluster, {s['n_genes']} genes per dimension; seed {s['seed']}.", ""]
+             f"dimensions per cluster, {s['n_genes']} genes per dimension; seed {s['seed']}, "
+             f"Keras backend {keras_backend()}.", ""]
     if result.metrics:
         m = result.metrics
         lines += ["## Agreement with the reference labels", "",
@@ -169,12 +188,17 @@ def report(result: Identification, title: str, figures: list[str]) -> str:
 @command("identify")
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
+    model, latent_dim = bundle_option(args)
+    check_options(args, latent_dim)
     adata = load_input(args)
     key, labels = reference_labels(adata, args.label_key)
     if args.clusterer == "kmeans" and args.n_clusters is None and labels is None:
         raise InputError("k-means needs --n-clusters when the data have no reference labels")
+    if args.n_clusters is not None and args.n_clusters >= adata.n_obs:
+        raise InputError(f"--n-clusters {args.n_clusters} needs more cells than clusters; the "
+                         f"data have {adata.n_obs}")
     markers = args.markers or marker_set(adata)
-    model = load_or_train(args, adata)
+    model = load_or_train(args, adata, model)
     result = identify_cell_types(
         adata, model, labels=labels, clusterer=args.clusterer, n_clusters=args.n_clusters,
         eps=args.eps, min_samples=args.min_samples, cluster_on=args.cluster_on, markers=markers,

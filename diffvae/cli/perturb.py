@@ -16,22 +16,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .. import defaults, perturbation
+from .._checks import optional, positive_int
 from .._files import atomic_path
 from .._progress import step
 from ..analysis import UNKNOWN, plots, tsne
 from ..analysis.pipeline import identify_cell_types
 from ..classifier import CellStateClassifier
 from ..datasets import marker_set
+from ..base import keras_backend
 from ..errors import InputError
-from .common import (add_data_arguments, add_model_arguments, command, load_input, load_or_train,
-                     markdown_table, new_parser, parse_args, reference_labels, save_figure,
-                     write_csv)
+from .common import (add_data_arguments, add_model_arguments, bundle_option, command, load_input,
+                     load_or_train, markdown_table, new_parser, parse_args, reference_labels,
+                     save_figure, write_csv)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,6 +70,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_options(args: argparse.Namespace, latent_dim: int) -> None:
+    """Refuse perturbation options that cannot work, before the data are read or a model trained."""
+    for lam in [*args.lambdas, args.flip_lambda]:
+        if not math.isfinite(lam):
+            raise InputError(f"lambda values must be finite numbers, got {lam}")
+    if positive_int("--n-dims", args.n_dims) >= latent_dim:
+        # the random-dimension control draws from the other dimensions: it needs some left
+        raise InputError(f"--n-dims {args.n_dims} leaves no other dimension of the latent size "
+                         f"{latent_dim} for the random control; use fewer")
+    if args.n_random < 0:
+        raise InputError(f"--n-random must be 0 or more, got {args.n_random}")
+    positive_int("--classifier-epochs", args.classifier_epochs)
+    optional(positive_int, "--n-clusters", args.n_clusters)
+
+
 def _groups(adata, args, model) -> tuple[np.ndarray, list[str], list[str]]:
     """Each cell's type (reference label or named cluster), the sources and the targets."""
     _, labels = reference_labels(adata, args.label_key)
@@ -97,12 +115,14 @@ def _groups(adata, args, model) -> tuple[np.ndarray, list[str], list[str]]:
 @command("perturb")
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
+    model, latent_dim = bundle_option(args)
+    check_options(args, latent_dim)
     adata = load_input(args)
     if args.groups == "label":  # refuse bad type names before any training
         _groups(adata, args, model=None)
     verbose = 0 if args.quiet else "auto"
     out: Path = args.out
-    model = load_or_train(args, adata)
+    model = load_or_train(args, adata, model)
     groups, sources, targets = _groups(adata, args, model)
     x = model.preprocess(adata, layer=args.layer)
     mu = model.transform(adata, layer=args.layer)
@@ -167,7 +187,7 @@ def report(table: pd.DataFrame, needed: pd.DataFrame, flip_genes: pd.DataFrame, 
              f"Each target's top {args.n_dims} latent dimensions shifted by lambda x standard "
              f"deviation (over {'all cells' if args.sd_from == 'all' else 'the source cells'}); "
              f"random control: {args.n_random} draws of {args.n_dims} dimensions (mean count). "
-             f"Seed {args.seed}.", "",
+             f"Seed {args.seed}, Keras backend {keras_backend()}.", "",
              "## Classifier", "",
              f"Held-out accuracy {metrics['held_out_accuracy']:.1%} on {metrics['n_held_out']} "
              "mature cells not used in training (rows: true type, columns: predicted):", "",

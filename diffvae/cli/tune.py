@@ -21,8 +21,9 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .. import defaults
+from .._checks import fraction, positive_int, positive_ints, positive_number
 from .._files import atomic_path
-from ..errors import InputError, TrainingError
+from ..errors import TrainingError
 from ..models import get_model
 from .common import add_data_arguments, command, load_input, new_parser, parse_args, write_csv
 
@@ -46,11 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def grid(args: argparse.Namespace) -> list[dict]:
     """Every configuration of the grid, as fit / constructor arguments."""
+    positive_ints("--h1", args.h1)
+    positive_ints("--latent-dims", args.latent_dims)
+    positive_ints("--batch-sizes", args.batch_sizes)
+    for rate in args.learning_rates:
+        positive_number("--learning-rates", rate)
+    positive_int("--epochs", args.epochs)
+    fraction("--validation-split", args.validation_split, low_open=True)
     values = [args.h1, args.latent_dims, args.learning_rates, args.batch_sizes]
-    if any(v <= 0 for v in itertools.chain(*values)) or args.epochs <= 0:
-        raise InputError("grid values and --epochs must be positive")
-    if not 0 < args.validation_split < 1:
-        raise InputError(f"--validation-split must be in (0, 1), got {args.validation_split}")
     return [{"h1": h1, "latent_dim": m, "learning_rate": lr, "batch_size": b}
             for h1, m, lr, b in itertools.product(*values)]
 
