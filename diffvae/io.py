@@ -12,6 +12,8 @@ import gzip
 import os
 import re
 import warnings
+import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -59,16 +61,23 @@ def read(
         if genes is not None:
             adata.var_names = _gene_names(genes, adata.n_vars, path)
         return adata
-    if last in _TABLE_SUFFIXES:
-        adata = _read_table(path, sep if sep is not None else _TABLE_SUFFIXES[last])
-    elif last in (".npz", ".npy"):
-        matrix = _read_npz(path) if last == ".npz" else _as_2d(np.load(path, allow_pickle=False), path)
-        adata = ad.AnnData(matrix, var=_default_var(matrix.shape[1]))
-    else:
+    if last not in (*_TABLE_SUFFIXES, ".npz", ".npy"):
         raise InputError(
             f"{path}: unknown file type {last or '(no suffix)'}; "
             "use .h5ad, .csv, .tsv, .txt, .npz or .npy"
         )
+    try:
+        if last in _TABLE_SUFFIXES:
+            adata = _read_table(path, sep if sep is not None else _TABLE_SUFFIXES[last])
+        else:
+            matrix = _read_npz(path) if last == ".npz" else _as_2d(np.load(path, allow_pickle=False), path)
+            adata = ad.AnnData(matrix, var=_default_var(matrix.shape[1]))
+    except InputError:
+        raise
+    except (ValueError, EOFError, OSError, UnicodeDecodeError, zlib.error, zipfile.BadZipFile,
+            pd.errors.ParserError) as exc:  # truncated, compressed wrongly, pickled objects...
+        raise InputError(f"{path}: cannot be read as a {last} matrix ({type(exc).__name__}: "
+                         f"{str(exc)[:150]})") from None
     if genes is not None:
         adata.var_names = _gene_names(genes, adata.n_vars, path)
     return adata

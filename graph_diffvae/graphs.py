@@ -127,6 +127,10 @@ def read_graph(path: str | os.PathLike, n_cells: int,
         ends = [edges.iloc[:, 0], edges.iloc[:, 1]]
         if cell_names is not None and not all(pd.api.types.is_integer_dtype(e) for e in ends):
             index = pd.Index([str(c) for c in cell_names])
+            if not index.is_unique:
+                repeated = index[index.duplicated()].unique()[:3].tolist()
+                raise InputError(f"{path}: the edge list names cells, but cell names repeat in the "
+                                 f"data (for example {repeated}); give cell indices instead")
             ends = [index.get_indexer(e.astype(str)) for e in ends]
             if any((e < 0).any() for e in ends):
                 raise InputError(f"{path}: the edge list names cells that are not in the data")

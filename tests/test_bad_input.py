@@ -298,3 +298,22 @@ def test_a_model_with_non_finite_weights_is_refused_by_identify(tmp_path, capsys
     status = identify.main(["--data", str(counts_csv), "--model", str(tmp_path / "bundle"),
                             "--n-clusters", "2", "--out", str(tmp_path / "o")])
     assert status == 2 and "non-finite weights" in capsys.readouterr().err
+
+
+def test_unreadable_files_name_the_file(tmp_path, rng):
+    from diffvae import read
+
+    np.save(tmp_path / "objects.npy", np.array([[1, "a"], [2, None]], dtype=object), allow_pickle=True)
+    with pytest.raises(InputError, match=r"objects\.npy: cannot be read as a \.npy matrix"):
+        read(tmp_path / "objects.npy")
+    pd.DataFrame(rng.poisson(2, (200, 10))).to_csv(tmp_path / "whole.csv.gz")
+    data = (tmp_path / "whole.csv.gz").read_bytes()
+    (tmp_path / "cut.csv.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match=r"cut\.csv\.gz: cannot be read .*EOFError"):
+        read(tmp_path / "cut.csv.gz")
+
+
+def test_an_edge_list_by_name_needs_unique_cell_names(tmp_path):
+    pd.DataFrame({"source": ["c0", "c1"], "target": ["c1", "c2"]}).to_csv(tmp_path / "e.csv", index=False)
+    with pytest.raises(InputError, match=r"cell names repeat in the data \(for example \['c0'\]\)"):
+        graphs.read_graph(tmp_path / "e.csv", 3, ["c0", "c0", "c2"])
