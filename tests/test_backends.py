@@ -30,6 +30,7 @@ print("ok")
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_short_fit_on_backend(backend, tmp_path):
     env = {**os.environ, "KERAS_BACKEND": backend}

@@ -51,6 +51,7 @@ def test_paper_layout():
     assert list(layout.columns) == ["kmeans / latent", "kmeans / tsne"]
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_tables(tmp_path, data_dir):
     args = ["--dataset", "paul15_tradeseq", "--data-dir", str(data_dir), "--quick",
             "--models", "diffvae", "pca", "--n-jobs", "2"]

@@ -1,5 +1,6 @@
 """DiffVAE with the paper's defaults on the real paul15_tradeseq data, against PCA."""
 import numpy as np
+import pytest
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
@@ -13,6 +14,7 @@ def kmeans_ari(latent, labels, seed):
     return adjusted_rand_score(labels, clusters)
 
 
+@pytest.mark.slow
 def test_diffvae_learns_and_beats_pca_at_recovering_cell_types(paul15):
     labels = paul15.obs["celltype"].to_numpy()
     diffvae, pca = [], []

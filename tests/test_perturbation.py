@@ -138,6 +138,7 @@ def _run(out, bundle, data_dir, *extra):
     return pd.read_csv(out / "conversions.csv")
 
 
+@pytest.mark.slow
 def test_perturb_paul15_progenitors(paul15_model, tmp_path, data_dir):
     _, bundle = paul15_model
     table = _run(tmp_path / "out", bundle, data_dir)
@@ -158,6 +159,7 @@ def test_perturb_paul15_progenitors(paul15_model, tmp_path, data_dir):
         assert (tmp_path / "out" / name).read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_perturb_is_repeatable_with_a_seed(paul15_model, tmp_path, data_dir):
     _, bundle = paul15_model
     quick = ("--lambdas", "0", "1", "2", "--n-random", "2", "--classifier-epochs", "20",
