@@ -38,5 +38,16 @@ def counts_adata():
 
 
 @pytest.fixture
+def counts_csv(tmp_path, counts_adata):
+    """The SYNTHETIC counts_adata as a CSV file with cell and gene names."""
+    import pandas as pd
+
+    path = tmp_path / "counts.csv"
+    pd.DataFrame(counts_adata.X.toarray(), index=counts_adata.obs_names,
+                 columns=counts_adata.var_names).to_csv(path)
+    return path
+
+
+@pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)

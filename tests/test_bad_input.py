@@ -21,13 +21,6 @@ QUICK = ["--epochs", "2", "--latent-dim", "3", "--hidden-dims", "8", "4", "--bat
          "--quiet"]
 
 
-@pytest.fixture
-def counts_csv(tmp_path, counts_adata):
-    path = tmp_path / "counts.csv"
-    pd.DataFrame(counts_adata.X.toarray(), index=counts_adata.obs_names,
-                 columns=counts_adata.var_names).to_csv(path)
-    return path
-
 
 # -- the API: constructor and fit arguments ---------------------------------------------------
 @pytest.mark.parametrize("make, fit, message", [

@@ -14,13 +14,6 @@ QUICK = ["--epochs", "2", "--latent-dim", "3", "--hidden-dims", "8", "4", "--bat
          "--quiet"]
 
 
-@pytest.fixture
-def counts_csv(tmp_path, counts_adata):
-    path = tmp_path / "counts.csv"
-    pd.DataFrame(counts_adata.X.toarray(), index=counts_adata.obs_names,
-                 columns=counts_adata.var_names).to_csv(path)
-    return path
-
 
 def test_train_writes_bundle_latent_history_and_figure(tmp_path, counts_csv):
     out = tmp_path / "out"
