@@ -310,3 +310,33 @@ def test_an_edge_list_by_name_needs_unique_cell_names(tmp_path):
     pd.DataFrame({"source": ["c0", "c1"], "target": ["c1", "c2"]}).to_csv(tmp_path / "e.csv", index=False)
     with pytest.raises(InputError, match=r"cell names repeat in the data \(for example \['c0'\]\)"):
         graphs.read_graph(tmp_path / "e.csv", 3, ["c0", "c0", "c2"])
+
+
+def test_tune_refuses_a_nan_learning_rate_before_reading(tmp_path, capsys):
+    status = tune.main(["--data", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "t"),
+                        "--learning-rates", "1e-3", "nan"])
+    assert status == 2 and "--learning-rates must be positive and finite, got nan" in capsys.readouterr().err
+
+
+def test_an_existing_file_as_out_is_refused_and_kept(tmp_path, capsys, counts_csv):
+    (tmp_path / "out").write_text("keep me")
+    assert train.main(["--data", str(counts_csv), "--out", str(tmp_path / "out"), *QUICK]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert (tmp_path / "out").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("labels, extra, message", [
+    (["T"] * 120, [], "holds one type only ('T')"),
+    (None, ["--n-jobs", "0"], "--n-jobs must be a number of processes"),
+])
+def test_benchmark_refuses_meaningless_settings(tmp_path, capsys, counts_adata, labels, extra,
+                                                message):
+    from diffvae.cli import benchmark
+
+    if labels is not None:
+        counts_adata.obs["celltype"] = labels
+    counts_adata.write_h5ad(tmp_path / "d.h5ad")
+    status = benchmark.main(["--data", str(tmp_path / "d.h5ad"), "--label-key", "celltype",
+                             "--quick", "--out", str(tmp_path / "b"), *extra])
+    assert status == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "b" / "runs.csv").exists()
