@@ -211,7 +211,7 @@ def _read_table(path: Path, sep: str | None) -> ad.AnnData:
         var = pd.DataFrame(index=pd.Index(columns).astype(str))
     else:
         var = _default_var(table.shape[1])
-    _warn_if_transposed(path, obs.index, table.shape)
+    _warn_if_transposed(path, obs.index, var.index, table.shape)
     return ad.AnnData(numeric.to_numpy(dtype=np.float32), obs=obs, var=var)
 
 
@@ -220,14 +220,17 @@ def _read_table(path: Path, sep: str | None) -> ad.AnnData:
 _GENE_LIKE = re.compile(r"^(ENS[A-Z]*G\d{6,}(\.\d+)?|(?![ACGT]{8})[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*)$")
 
 
-def _warn_if_transposed(path: Path, row_names: pd.Index, shape: tuple[int, int]) -> None:
+def _warn_if_transposed(path: Path, row_names: pd.Index, column_names: pd.Index,
+                        shape: tuple[int, int]) -> None:
     """Warn when a table looks like genes x cells: more rows than columns (genomes have more
-    genes than most files have cells) and row names that look like genes. Cells must be rows."""
+    genes than most files have cells), row names that look like genes and column names that do
+    not. Cells must be the rows."""
     n_rows, n_cols = shape
     if n_rows <= n_cols:
         return
     gene_like = [name for name in row_names if _GENE_LIKE.match(name)]
-    if len(gene_like) >= 0.8 * n_rows:
+    genes_as_columns = sum(bool(_GENE_LIKE.match(name)) for name in column_names)
+    if len(gene_like) >= 0.8 * n_rows and genes_as_columns < 0.5 * n_cols:
         warnings.warn(f"{path}: read as {n_rows} cells x {n_cols} genes, but the cell (row) names "
                       f"look like genes ({', '.join(gene_like[:3])}, ...): is the file genes x "
                       "cells? Cells must be the rows (transpose it)", UserWarning, stacklevel=3)
