@@ -40,6 +40,12 @@ def fraction(name: str, value, *, low_open: bool = False) -> float:
     return float(value)
 
 
+def choice(name: str, value, choices: Sequence) -> None:
+    """``value`` is one of ``choices``."""
+    if value not in choices:
+        raise InputError(f"{name} must be one of {list(choices)}, got {value!r}")
+
+
 def optional(check, name: str, value):
     """``check(name, value)`` unless ``value`` is None."""
     return None if value is None else check(name, value)

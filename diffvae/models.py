@@ -14,7 +14,7 @@ import numpy as np
 
 from . import defaults
 from ._batching import apply_in_batches
-from ._checks import fraction, optional, positive_int, positive_ints, positive_number
+from ._checks import choice, fraction, optional, positive_int, positive_ints, positive_number
 from ._progress import keras_verbose
 from .base import BaseEstimator, fit_network, read_arrays
 from .errors import InputError
@@ -187,8 +187,11 @@ class _NeuralModel(LatentModel):
         from .networks import LatentAutoencoder
 
         return LatentAutoencoder(n_genes, self.latent_dim, self.hidden_dims, self.objective,
-                                 mmd_kernel_width=getattr(self, "mmd_kernel_width", None),
-                                 seed=seed, name=self.model_type)
+                                 seed=seed, name=self.model_type, **self._network_options())
+
+    def _network_options(self) -> dict:
+        """Options of the network beyond its sizes (DiffVAE's MMD)."""
+        return {}
 
     def _encode(self, scaled: np.ndarray) -> np.ndarray:
         return apply_in_batches(self.network_.encoder, scaled)
@@ -200,8 +203,27 @@ class _NeuralModel(LatentModel):
 class DiffVAE(_NeuralModel):
     """DiffVAE (Bica et al. 2020): an MMD-VAE whose mean latent code is the representation.
 
-    Loss = summed binary cross-entropy over genes + MMD(q(z) || N(0, I)) with InfoVAE's kernel
-    exp(-||x - y||^2 / width), width = ``mmd_kernel_width`` or latent_dim^2 (InfoVAE's choice).
+    Loss = summed binary cross-entropy over genes + ``mmd_weight`` x MMD(q(z) || N(0, I)).
+    The defaults are the paper's (its code's): InfoVAE's kernel exp(-||x - y||^2 / width),
+    width = ``mmd_kernel_width`` or latent_dim^2, weight 1, as many prior samples as cells in
+    the batch, the biased estimate, and log sigma^2 = ReLU(W x + b).
+
+    Parameters beyond the sizes and preprocessing
+    ---------------------------------------------
+    mmd_kernel
+        ``"infovae"`` (paper), ``"rbf"`` (trVAE's sum of Gaussians over 19 bandwidths) or
+        ``"imq"`` (the Wasserstein auto-encoder's inverse multiquadratics, C = 2 m s for
+        s in 0.1 ... 10); see :func:`diffvae.losses.kernel_matrix`.
+    mmd_kernel_width
+        Width of the ``"infovae"`` kernel (default latent_dim^2).
+    mmd_weight
+        Weight of the MMD term (paper: 1; the Wasserstein auto-encoder uses 10).
+    mmd_prior_samples
+        Prior samples per batch (default: as many as cells in the batch, the paper's code).
+    mmd_estimate
+        ``"biased"`` (paper: the V-statistic) or ``"unbiased"`` (leaves out the i = j terms).
+    log_var_activation
+        ``"relu"`` (paper: sigma >= 1) or ``"linear"``.
 
     Examples
     --------
@@ -213,15 +235,40 @@ class DiffVAE(_NeuralModel):
 
     def __init__(self, latent_dim: int = defaults.LATENT_DIM,
                  hidden_dims: Sequence[int] = defaults.HIDDEN_DIMS, *,
-                 mmd_kernel_width: float | None = None, normalize: bool | None = None,
-                 target_sum: float | None = None, n_top_genes: int | None = None) -> None:
+                 mmd_kernel: str = "infovae", mmd_kernel_width: float | None = None,
+                 mmd_weight: float = 1.0, mmd_prior_samples: int | None = None,
+                 mmd_estimate: str = "biased", log_var_activation: str = "relu",
+                 normalize: bool | None = None, target_sum: float | None = None,
+                 n_top_genes: int | None = None) -> None:
         super().__init__(latent_dim, hidden_dims, normalize=normalize, target_sum=target_sum,
                          n_top_genes=n_top_genes)
+        self.mmd_kernel = mmd_kernel
         self.mmd_kernel_width = mmd_kernel_width
+        self.mmd_weight = mmd_weight
+        self.mmd_prior_samples = mmd_prior_samples
+        self.mmd_estimate = mmd_estimate
+        self.log_var_activation = log_var_activation
 
     def _check_params(self) -> None:
+        from .losses import KERNELS
+
         super()._check_params()
+        choice("mmd_kernel", self.mmd_kernel, KERNELS)
         optional(positive_number, "mmd_kernel_width", self.mmd_kernel_width)
+        if self.mmd_kernel_width is not None and self.mmd_kernel != "infovae":
+            raise InputError(f"mmd_kernel_width sets the width of the 'infovae' kernel; the "
+                             f"{self.mmd_kernel!r} kernel sums fixed scales")
+        if self.mmd_weight != 0:
+            positive_number("mmd_weight", self.mmd_weight)
+        optional(positive_int, "mmd_prior_samples", self.mmd_prior_samples)
+        choice("mmd_estimate", self.mmd_estimate, ("biased", "unbiased"))
+        choice("log_var_activation", self.log_var_activation, ("relu", "linear"))
+
+    def _network_options(self) -> dict:
+        return {"mmd_kernel": self.mmd_kernel, "mmd_kernel_width": self.mmd_kernel_width,
+                "mmd_weight": self.mmd_weight, "mmd_prior_samples": self.mmd_prior_samples,
+                "mmd_unbiased": self.mmd_estimate == "unbiased",
+                "log_var_activation": self.log_var_activation}
 
 
 class VAE(_NeuralModel):

@@ -4,7 +4,9 @@ Layers follow the paper's Methods: encoder Dense(h2) -> Dense(h1), each with ReL
 BatchNorm (as in the original code); mu = ReLU(W x + b) and log sigma^2 = ReLU(W x + b); decoder
 Dense(h1) -> Dense(h2) with ReLU -> Dense(genes, sigmoid). Only the objective differs:
 
-- ``"mmd"`` (DiffVAE): summed binary cross-entropy + MMD(q(z) || N(0, I)), InfoVAE kernel;
+- ``"mmd"`` (DiffVAE): summed binary cross-entropy + MMD(q(z) || N(0, I)), InfoVAE kernel by
+  default (the kernel, its weight, the prior sample size, the estimate and the log-variance
+  activation are options, the paper's values by default);
 - ``"kl"`` (standard VAE): summed binary cross-entropy + KL(q(z|x) || N(0, I));
 - ``"mse"`` (plain autoencoder): summed squared error, z = mu, no noise.
 """
@@ -22,8 +24,9 @@ OBJECTIVES = ("mmd", "kl", "mse")
 
 
 def build_encoder(n_genes: int, hidden_dims: Sequence[int], latent_dim: int,
-                  variational: bool) -> keras.Model:
-    """Expression -> mu (and log-variance when ``variational``)."""
+                  variational: bool, log_var_activation: str = "relu") -> keras.Model:
+    """Expression -> mu (and log-variance when ``variational``; ReLU as the paper writes it, so
+    sigma >= 1, or ``"linear"``)."""
     x = keras.Input(shape=(n_genes,), name="expression")
     h = x
     for i, units in enumerate(hidden_dims):
@@ -32,7 +35,7 @@ def build_encoder(n_genes: int, hidden_dims: Sequence[int], latent_dim: int,
     mu = layers.Dense(latent_dim, activation="relu", name="mu")(h)
     if not variational:
         return keras.Model(x, mu, name="encoder")
-    log_var = layers.Dense(latent_dim, activation="relu", name="log_var")(h)
+    log_var = layers.Dense(latent_dim, activation=log_var_activation, name="log_var")(h)
     return keras.Model(x, [mu, log_var], name="encoder")
 
 
@@ -51,7 +54,8 @@ class LatentAutoencoder(keras.Model):
     """Encoder + (optional) reparameterisation + decoder, trained on one of :data:`OBJECTIVES`.
 
     ``model(x)`` returns a dict with ``reconstruction``, ``z`` and ``mu`` (plus ``log_var`` for
-    the variational objectives and ``prior``, a sample of N(0, I) of the shape of ``z``, for MMD).
+    the variational objectives and ``prior``, a sample of N(0, I) with as many rows as ``z`` or
+    ``mmd_prior_samples``, for MMD).
     The loss terms are tracked as metrics named ``reconstruction`` and ``mmd`` / ``kl``.
     """
 
@@ -63,6 +67,11 @@ class LatentAutoencoder(keras.Model):
         objective: str = "mmd",
         mmd_kernel_width: float | None = None,
         seed: int | None = None,
+        mmd_kernel: str = "infovae",
+        mmd_weight: float = 1.0,
+        mmd_prior_samples: int | None = None,
+        mmd_unbiased: bool = False,
+        log_var_activation: str = "relu",
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -71,8 +80,12 @@ class LatentAutoencoder(keras.Model):
         self.n_genes, self.latent_dim = int(n_genes), int(latent_dim)
         self.hidden_dims = tuple(int(h) for h in hidden_dims)
         self.objective, self.mmd_kernel_width, self.seed = objective, mmd_kernel_width, seed
+        self.mmd_kernel, self.mmd_weight = mmd_kernel, float(mmd_weight)
+        self.mmd_prior_samples, self.mmd_unbiased = mmd_prior_samples, bool(mmd_unbiased)
+        self.log_var_activation = log_var_activation
         self.variational = objective != "mse"
-        self.encoder = build_encoder(self.n_genes, self.hidden_dims, self.latent_dim, self.variational)
+        self.encoder = build_encoder(self.n_genes, self.hidden_dims, self.latent_dim,
+                                     self.variational, log_var_activation)
         self.decoder = build_decoder(self.latent_dim, self.hidden_dims, self.n_genes)
         if self.variational:
             self.reparameterize = Reparameterize(seed=seed, name="reparameterize")
@@ -91,7 +104,8 @@ class LatentAutoencoder(keras.Model):
         out = {"reconstruction": self.decoder(z, training=training), "z": z, "mu": mu,
                "log_var": log_var}
         if self.objective == "mmd":
-            out["prior"] = keras.random.normal(ops.shape(z), seed=self.prior_seed)
+            n_prior = ops.shape(z)[0] if self.mmd_prior_samples is None else self.mmd_prior_samples
+            out["prior"] = keras.random.normal((n_prior, self.latent_dim), seed=self.prior_seed)
         return out
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -102,7 +116,9 @@ class LatentAutoencoder(keras.Model):
             return reconstruction
         reconstruction = ops.mean(losses.binary_cross_entropy(x, y_pred["reconstruction"]))
         if self.objective == "mmd":
-            regularizer = losses.mmd(y_pred["z"], y_pred["prior"], self.mmd_kernel_width)
+            regularizer = self.mmd_weight * losses.mmd(
+                y_pred["z"], y_pred["prior"], self.mmd_kernel_width, kernel=self.mmd_kernel,
+                unbiased=self.mmd_unbiased)
         else:
             regularizer = ops.mean(losses.kl_divergence(y_pred["mu"], y_pred["log_var"]))
         self.reconstruction_tracker.update_state(reconstruction)
@@ -122,4 +138,7 @@ class LatentAutoencoder(keras.Model):
             **super().get_config(), "n_genes": self.n_genes, "latent_dim": self.latent_dim,
             "hidden_dims": list(self.hidden_dims), "objective": self.objective,
             "mmd_kernel_width": self.mmd_kernel_width, "seed": self.seed,
+            "mmd_kernel": self.mmd_kernel, "mmd_weight": self.mmd_weight,
+            "mmd_prior_samples": self.mmd_prior_samples, "mmd_unbiased": self.mmd_unbiased,
+            "log_var_activation": self.log_var_activation,
         }

@@ -76,3 +76,67 @@ def test_total_loss_is_hand_computed_sum(objective, rng):
             var = np.exp(out["log_var"])
             expected += (0.5 * (var + out["mu"] ** 2 - 1 - out["log_var"]).sum(1)).mean()
     assert total == pytest.approx(expected, rel=1e-5)
+
+
+def np_d2(x, y):
+    return ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
+
+
+def np_rbf(x, y):
+    """trVAE's multi-scale kernel: sum over bandwidths s of exp(-||x - y||^2 / (2 s))."""
+    return sum(np.exp(-np_d2(x, y) / (2 * s)) for s in losses.RBF_SCALES)
+
+
+def np_imq(x, y):
+    """The Wasserstein auto-encoder's kernel: sum over s of C / (C + ||x - y||^2), C = 2 m s."""
+    m = x.shape[1]
+    return sum(2 * m * s / (2 * m * s + np_d2(x, y)) for s in (0.1, 0.2, 0.5, 1, 2, 5, 10))
+
+
+def np_mmd_with(kernel, z, p, unbiased=False):
+    def within(a):
+        k = kernel(a, a)
+        n = len(a)
+        return (k.sum() - np.trace(k)) / (n * (n - 1)) if unbiased else k.mean()
+
+    return within(z) + within(p) - 2 * kernel(z, p).mean()
+
+
+@pytest.mark.parametrize("kernel, np_kernel_fn", [
+    ("infovae", lambda x, y: np_kernel(x, y, x.shape[1] ** 2)), ("rbf", np_rbf), ("imq", np_imq)])
+@pytest.mark.parametrize("unbiased", [False, True])
+def test_every_mmd_option_matches_numpy(rng, kernel, np_kernel_fn, unbiased):
+    z = rng.normal(0.5, 1.5, (12, 6)).astype(np.float32)
+    p = rng.normal(size=(9, 6)).astype(np.float32)  # fewer prior samples than codes
+    np.testing.assert_allclose(ops.convert_to_numpy(losses.kernel_matrix(z, p, kernel)),
+                               np_kernel_fn(z, p), rtol=1e-5)
+    value = float(ops.convert_to_numpy(losses.mmd(z, p, kernel=kernel, unbiased=unbiased)))
+    assert value == pytest.approx(np_mmd_with(np_kernel_fn, z, p, unbiased), rel=1e-4, abs=1e-6)
+
+
+def test_the_unbiased_estimate_is_unbiased_and_the_biased_one_is_not(rng):
+    # two samples of the same distribution: the true MMD is 0
+    draws = [(rng.normal(size=(8, 3)), rng.normal(size=(8, 3))) for _ in range(400)]
+    unbiased = [np_mmd_with(np_imq, a, b, unbiased=True) for a, b in draws]
+    biased = [np_mmd_with(np_imq, a, b) for a, b in draws]
+    assert abs(np.mean(unbiased)) < 3 * np.std(unbiased) / np.sqrt(len(draws))
+    assert np.mean(biased) > 5 * np.std(biased) / np.sqrt(len(draws))
+    z, p = (x.astype(np.float32) for x in draws[0])
+    assert float(ops.convert_to_numpy(losses.mmd(z, p, kernel="imq", unbiased=True))) == pytest.approx(
+        unbiased[0], rel=1e-4)
+
+
+def test_network_options_weight_prior_samples_and_log_variance(rng):
+    x = rng.uniform(size=(10, 7)).astype(np.float32)
+    net = LatentAutoencoder(7, 3, (8, 4), "mmd", seed=0, mmd_kernel="imq", mmd_weight=10.0,
+                            mmd_prior_samples=25, mmd_unbiased=True, log_var_activation="linear")
+    out = net(x, training=True)
+    assert tuple(out["prior"].shape) == (25, 3)
+    assert net.encoder.get_layer("log_var").activation.__name__ == "linear"
+    expected = 10.0 * float(ops.convert_to_numpy(losses.mmd(out["z"], out["prior"], kernel="imq",
+                                                            unbiased=True)))
+    net.compute_loss(x, None, out)
+    assert float(net.regularizer_tracker.result()) == pytest.approx(expected, rel=1e-5)
+    again = LatentAutoencoder.from_config(net.get_config())
+    assert (again.mmd_kernel, again.mmd_weight, again.mmd_prior_samples, again.mmd_unbiased,
+            again.log_var_activation) == ("imq", 10.0, 25, True, "linear")

@@ -97,3 +97,22 @@ def test_unfitted_and_bad_arguments(counts_adata):
     model = AE(**SMALL).fit(counts_adata, **FAST)
     with pytest.raises(InputError, match=r"shape \(n, 4\)"):
         model.decode(np.zeros((3, 5)))
+
+
+def test_diffvae_mmd_options_train_save_and_load(counts_adata, tmp_path):
+    model = DiffVAE(**SMALL, mmd_kernel="rbf", mmd_weight=10.0, mmd_prior_samples=64,
+                    mmd_estimate="unbiased", log_var_activation="linear").fit(counts_adata, **FAST)
+    assert np.isfinite(model.history_["mmd"]).all()
+    model.save(tmp_path / "b")
+    again = DiffVAE.load(tmp_path / "b")
+    assert again.get_params() == model.get_params()
+    np.testing.assert_array_equal(again.transform(counts_adata), model.transform(counts_adata))
+    assert DiffVAE().get_params()["mmd_kernel"] == "infovae"  # the paper's setting by default
+    for bad, message in [({"mmd_kernel": "laplace"}, "mmd_kernel must be one of"),
+                         ({"mmd_kernel": "rbf", "mmd_kernel_width": 4.0}, "width of the 'infovae'"),
+                         ({"mmd_weight": -1.0}, "mmd_weight must be positive"),
+                         ({"mmd_prior_samples": 0}, "mmd_prior_samples must be positive"),
+                         ({"mmd_estimate": "exact"}, "mmd_estimate must be one of"),
+                         ({"log_var_activation": "tanh"}, "log_var_activation must be one of")]:
+        with pytest.raises(InputError, match=message):
+            DiffVAE(**SMALL, **bad).fit(counts_adata, **FAST)
