@@ -1,8 +1,9 @@
-"""The graph convolution: the one Keras 3 compatibility shim that Spektral 1.3.1 needs (kept
-here so Spektral stays replaceable) and the sparse adjacency tensor it takes."""
+"""The graph layers: the GCN (the one Keras 3 compatibility shim that Spektral 1.3.1 needs, kept
+here so Spektral stays replaceable), graph attention, and the sparse adjacency tensor both take."""
 from __future__ import annotations
 
 import keras
+from keras import ops
 import numpy as np
 import scipy.sparse as sp
 import tensorflow as tf
@@ -30,3 +31,72 @@ class GCNConv(_SpektralGCNConv):
         if isinstance(mask, (list, tuple)) and all(m is None for m in mask):
             mask = None
         return super().call(inputs, mask=mask)
+
+
+@keras.saving.register_keras_serializable(package="graph_diffvae")
+class GraphAttention(keras.layers.Layer):
+    """Graph attention (Velickovic et al. 2018), computed on the edges only: for every edge
+    i <- j of the adjacency (self-loops included), e_ij = LeakyReLU(a_s . W h_i + a_n . W h_j),
+    alpha_ij = softmax of e_ij over i's neighbours j, and out_i = activation(sum_j alpha_ij W h_j
+    + b), for each of ``heads`` heads, concatenated (``concat_heads``) or averaged.
+
+    Written with ``keras.ops`` segment sums over the edge list (never an N x N matrix); the
+    adjacency is the ``tf.SparseTensor`` that :func:`sparse_adjacency` makes (its values are
+    not used, only where it is non-zero). Spektral's ``GATConv`` is not used: its sparse mode is
+    reported broken on its issue tracker.
+    """
+
+    def __init__(self, units: int, heads: int = 1, *, concat_heads: bool = True,
+                 activation=None, negative_slope: float = 0.2, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.units, self.heads, self.concat_heads = int(units), int(heads), bool(concat_heads)
+        self.activation = keras.activations.get(activation)
+        self.negative_slope = float(negative_slope)
+
+    def build(self, input_shape) -> None:
+        n_features = input_shape[0][-1]
+        self.kernel = self.add_weight(shape=(n_features, self.heads, self.units),
+                                      initializer="glorot_uniform", name="kernel")
+        self.attention_self = self.add_weight(shape=(self.heads, self.units),
+                                              initializer="glorot_uniform", name="attention_self")
+        self.attention_neighbour = self.add_weight(shape=(self.heads, self.units),
+                                                   initializer="glorot_uniform",
+                                                   name="attention_neighbour")
+        width = self.heads * self.units if self.concat_heads else self.units
+        self.bias = self.add_weight(shape=(width,), initializer="zeros", name="bias")
+
+    def attention(self, inputs):
+        """(edges as (i, j) rows, alpha per edge and head (E x heads), W h (N x heads x units))."""
+        x, a = inputs
+        edges = a.indices
+        target, source = edges[:, 0], edges[:, 1]
+        n = ops.shape(x)[0]
+        h = ops.einsum("nf,fhu->nhu", x, self.kernel)
+        score_self = ops.sum(h * self.attention_self, axis=-1)
+        score_neighbour = ops.sum(h * self.attention_neighbour, axis=-1)
+        e = ops.leaky_relu(ops.take(score_self, target, axis=0)
+                           + ops.take(score_neighbour, source, axis=0), self.negative_slope)
+        # softmax over each node's incoming edges, shifted by the node's maximum for stability
+        e = e - ops.take(ops.segment_max(e, target, num_segments=n), target, axis=0)
+        weights = ops.exp(e)
+        total = ops.segment_sum(weights, target, num_segments=n)
+        return edges, weights / ops.take(total, target, axis=0), h
+
+    def call(self, inputs):
+        edges, alpha, h = self.attention(inputs)
+        n = ops.shape(h)[0]
+        messages = ops.expand_dims(alpha, -1) * ops.take(h, edges[:, 1], axis=0)
+        out = ops.segment_sum(messages, edges[:, 0], num_segments=n)
+        out = (ops.reshape(out, (n, self.heads * self.units)) if self.concat_heads
+               else ops.mean(out, axis=1))
+        return self.activation(out + self.bias)
+
+    def compute_output_shape(self, input_shape):
+        width = self.heads * self.units if self.concat_heads else self.units
+        return (input_shape[0][0], width)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "units": self.units, "heads": self.heads,
+                "concat_heads": self.concat_heads,
+                "activation": keras.activations.serialize(self.activation),
+                "negative_slope": self.negative_slope}

@@ -16,11 +16,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from diffvae import defaults
 from diffvae._progress import keras_verbose
-from diffvae._checks import optional, positive_int, positive_number
+from diffvae._checks import choice, optional, positive_int, positive_number
 from diffvae.base import BaseEstimator, fit_network, read_file
 from diffvae.errors import InputError
 from diffvae.io import as_anndata
@@ -28,6 +29,7 @@ from diffvae.preprocessing import Preprocessor
 
 from . import graphs
 from .links import link_metrics, sample_non_edges, split_edges, top_partners
+from .network import CONVS
 
 DENSE_LIMIT = 5000  # above this many cells "auto" uses the sparse loss
 GRAPHS = ("pearson", "knn", "precomputed")
@@ -49,6 +51,9 @@ class GraphDiffVAE(BaseEstimator):
         whatever ``graph`` says).
     n_top_genes
         Keep this many highly variable genes as node features (default: all).
+    conv, heads
+        The encoder's graph layers: ``"gcn"`` (the paper's) or ``"gat"``, graph attention with
+        ``heads`` heads (the paper's future work); see :meth:`link_importance`.
     """
 
     model_type, default_key = "graph_diffvae", "X_graph_diffvae"
@@ -59,9 +64,10 @@ class GraphDiffVAE(BaseEstimator):
     def __init__(self, hidden_dim: int = defaults.GRAPH_HIDDEN_DIM,
                  latent_dim: int = defaults.GRAPH_LATENT_DIM, *, graph: str = "pearson",
                  k: int = defaults.GRAPH_K, use_rep: str | None = None,
-                 n_top_genes: int | None = None) -> None:
+                 n_top_genes: int | None = None, conv: str = "gcn", heads: int = 1) -> None:
         self.hidden_dim, self.latent_dim = hidden_dim, latent_dim
         self.graph, self.k, self.use_rep, self.n_top_genes = graph, k, use_rep, n_top_genes
+        self.conv, self.heads = conv, heads
 
     def build_graph(self, x: np.ndarray, representation: np.ndarray | None = None) -> sp.csr_matrix:
         """The input graph the settings describe, on the scaled expression ``x`` (or, for
@@ -115,6 +121,11 @@ class GraphDiffVAE(BaseEstimator):
         positive_int("epochs", epochs)
         positive_number("learning_rate", learning_rate)
         positive_number("negative_ratio", negative_ratio)
+        choice("conv", self.conv, CONVS)
+        if positive_int("heads", self.heads) > 1 and self.conv != "gat":
+            raise InputError("heads are attention heads: they need conv='gat'")
+        if self.hidden_dim % self.heads:
+            raise InputError(f"hidden_dim {self.hidden_dim} must split evenly over {self.heads} heads")
         adata = as_anndata(data, layer=layer)
         self.preprocessor_ = Preprocessor(n_top_genes=self.n_top_genes)
         x = self.preprocessor_.fit_transform(adata)
@@ -135,7 +146,8 @@ class GraphDiffVAE(BaseEstimator):
             keras.utils.set_random_seed(seed)
         loss = ("sparse" if n > DENSE_LIMIT else "dense") if loss == "auto" else loss
         inputs = (keras.ops.convert_to_tensor(x), sparse_adjacency(graphs.normalize(train)))
-        network = GraphDiffVAENetwork(x.shape[1], self.hidden_dim, self.latent_dim, seed=seed)
+        network = GraphDiffVAENetwork(x.shape[1], self.hidden_dim, self.latent_dim, seed=seed,
+                                      conv=self.conv, heads=self.heads)
         network.compile(optimizer=keras.optimizers.Adam(learning_rate),
                         jit_compile=False)  # sparse matmuls: no XLA
         steps = _training_data(inputs, train, loss, negative_ratio, np.random.default_rng(seed))
@@ -174,6 +186,32 @@ class GraphDiffVAE(BaseEstimator):
                 raise InputError("key_added needs the AnnData of the fitted cells")
             self._store(adata, self.node_features_, key_added)
         return self.node_features_
+
+    def link_importance(self, data, *, layer: str | None = None) -> pd.DataFrame:
+        """For a graph-attention model (``conv="gat"``): every link of the input graph, each
+        direction, with the attention that the first encoder layer gives it (mean over heads):
+        how much cell ``target`` listens to cell ``source``. ``data``: the fitted cells.
+
+        Columns: target, source (cell indices), attention; each target's attentions, with the
+        self-loop left out, sum to at most 1.
+        """
+        import tensorflow as tf
+
+        from .layers import sparse_adjacency
+
+        self._check_is_fitted()
+        if self.conv != "gat":
+            raise InputError("link_importance needs a graph-attention model (conv='gat')")
+        x = self.preprocessor_.transform(as_anndata(data, layer=layer))
+        if len(x) != self.adjacency_.shape[0]:
+            raise InputError(f"the model was fitted on {self.adjacency_.shape[0]} cells; the data "
+                             f"have {len(x)}")
+        inputs = [tf.constant(x), sparse_adjacency(graphs.normalize(self.adjacency_))]
+        edges, alpha, _ = self.network_.encoder_hidden.attention(inputs)
+        edges, alpha = edges.numpy(), alpha.numpy().mean(axis=1)
+        links = edges[:, 0] != edges[:, 1]
+        return pd.DataFrame({"target": edges[links, 0], "source": edges[links, 1],
+                             "attention": alpha[links]})
 
     def predict_links(self, k: int = 1) -> sp.csr_matrix:
         """Each cell linked to its ``k`` most probable partners by the trained decoder."""

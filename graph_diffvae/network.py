@@ -15,14 +15,18 @@ from diffvae import defaults
 from diffvae.layers import Reparameterize
 
 from . import losses
-from .layers import GCNConv
+from .layers import GCNConv, GraphAttention
+
+CONVS = ("gcn", "gat")
 
 
 @keras.saving.register_keras_serializable(package="graph_diffvae")
 class GraphDiffVAENetwork(keras.Model):
     """(X, A_norm) -> (Z*, mu, log sigma^2). Encoder GCN(hidden, ReLU) -> GCN mu, GCN log sigma^2
     (latent, linear); decoder GCN(hidden, ReLU) on [Z | X] -> GCN Z' (latent); Z* = (Z + Z') / 2.
-    z is sampled when training and mu otherwise.
+    z is sampled when training and mu otherwise. With ``conv="gat"`` the three encoder layers are
+    graph attention with ``heads`` heads (hidden: hidden_dim / heads units per head,
+    concatenated; mu and log sigma^2: averaged over heads); the decoder stays the paper's GCN.
 
     Loss (``compute_loss``): the adjacency reconstruction of :mod:`graph_diffvae.losses` (dense
     when the target is an N x N matrix, sparse when it is (positive pairs, sampled non-edges))
@@ -31,13 +35,20 @@ class GraphDiffVAENetwork(keras.Model):
 
     def __init__(self, n_features: int, hidden_dim: int = defaults.GRAPH_HIDDEN_DIM,
                  latent_dim: int = defaults.GRAPH_LATENT_DIM,
-                 seed: int | None = None, **kwargs) -> None:
+                 seed: int | None = None, conv: str = "gcn", heads: int = 1, **kwargs) -> None:
         super().__init__(**{"name": "graph_diffvae", **kwargs})
         self.n_features, self.hidden_dim, self.latent_dim, self.seed = (
             int(n_features), int(hidden_dim), int(latent_dim), seed)
-        self.encoder_hidden = GCNConv(hidden_dim, activation="relu", name="encoder_hidden")
-        self.mu = GCNConv(latent_dim, name="mu")
-        self.log_var = GCNConv(latent_dim, name="log_var")
+        self.conv, self.heads = conv, int(heads)
+        if conv == "gat":
+            self.encoder_hidden = GraphAttention(hidden_dim // heads, heads, activation="relu",
+                                                 name="encoder_hidden")
+            self.mu = GraphAttention(latent_dim, heads, concat_heads=False, name="mu")
+            self.log_var = GraphAttention(latent_dim, heads, concat_heads=False, name="log_var")
+        else:
+            self.encoder_hidden = GCNConv(hidden_dim, activation="relu", name="encoder_hidden")
+            self.mu = GCNConv(latent_dim, name="mu")
+            self.log_var = GCNConv(latent_dim, name="log_var")
         self.reparameterize = Reparameterize(seed=seed, name="reparameterize")
         self.decoder_hidden = GCNConv(hidden_dim, activation="relu", name="decoder_hidden")
         self.decoder_z = GCNConv(latent_dim, name="decoder_z")
@@ -48,7 +59,8 @@ class GraphDiffVAENetwork(keras.Model):
         # The adjacency's shape does not matter to the weights: build every layer from the
         # feature width, so that a saved model loads without data.
         f, h, m = self.n_features, self.hidden_dim, self.latent_dim
-        for layer, width in ((self.encoder_hidden, f), (self.mu, h), (self.log_var, h),
+        encoded = h // self.heads * self.heads if self.conv == "gat" else h  # heads concatenated
+        for layer, width in ((self.encoder_hidden, f), (self.mu, encoded), (self.log_var, encoded),
                              (self.decoder_hidden, m + f), (self.decoder_z, h)):
             layer.build([(None, width), (None, None)])
         self.built = True
@@ -75,4 +87,5 @@ class GraphDiffVAENetwork(keras.Model):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "n_features": self.n_features,
-                "hidden_dim": self.hidden_dim, "latent_dim": self.latent_dim, "seed": self.seed}
+                "hidden_dim": self.hidden_dim, "latent_dim": self.latent_dim, "seed": self.seed,
+                "conv": self.conv, "heads": self.heads}

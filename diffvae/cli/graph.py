@@ -33,7 +33,7 @@ from ..datasets import progenitor_types
 from ..base import keras_backend
 from ..errors import InputError
 from .common import (add_data_arguments, command, load_input, markdown_table, new_parser,
-                     parse_args, reference_labels, save_figure, write_h5ad)
+                     parse_args, reference_labels, save_figure, write_csv, write_h5ad)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int, default=defaults.GRAPH_EPOCHS)
     parser.add_argument("--loss", choices=["auto", "dense", "sparse"], default="auto",
                         help="dense: all N^2 pairs; sparse: edges + sampled non-edges (large graphs)")
+    parser.add_argument("--conv", choices=["gcn", "gat"], default="gcn",
+                        help="encoder layers: gcn (the paper's) or gat (graph attention; writes "
+                        "link_importance.csv, the attention each link gets)")
+    parser.add_argument("--heads", type=int, default=1, help="attention heads for --conv gat")
     parser.add_argument("--model-name", "--model_name", dest="model_name", default="graph_diffvae")
     parser.add_argument("--label-key", help="obs column of reference labels (default: the dataset's)")
     parser.add_argument("--progenitors", nargs="+", metavar="TYPE",
@@ -87,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         adjacency = graphs.read_graph(args.graph, adata.n_obs, adata.obs_names)
     model = GraphDiffVAE(args.hidden_dim, args.latent_dim,
                          graph=args.graph if adjacency is None else "precomputed", k=args.k,
-                         use_rep=args.use_rep)
+                         use_rep=args.use_rep, conv=args.conv, heads=args.heads)
     with step(f"training Graph-DiffVAE for {args.epochs} epochs"):
         model.fit(adata, adjacency=adjacency, epochs=args.epochs, learning_rate=args.learning_rate,
                   seed=args.seed, loss=args.loss, verbose=0 if args.quiet else "auto",
@@ -129,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
             figures["coexpression.png"] = plots.coexpression(x, labels, order)
     for name, fig in figures.items():
         save_figure(fig, out / name)
+    if args.conv == "gat":
+        links = model.link_importance(adata, layer=args.layer)
+        links.insert(0, "target_cell", adata.obs_names[links["target"]])
+        links.insert(1, "source_cell", adata.obs_names[links["source"]])
+        write_csv(links, out / "link_importance.csv", index=False)
     with atomic_path(out / "metrics.json") as tmp:
         tmp.write_text(json.dumps(metrics, indent=2))
     with atomic_path(out / "report.md") as tmp:
