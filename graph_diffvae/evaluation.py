@@ -52,6 +52,21 @@ def partner_lineages(adjacency: sp.spmatrix, labels: Sequence, progenitors: Sequ
     return lineages.iloc[progenitor_partners(adjacency, labels, progenitors)].mean()
 
 
+def progenitor_attention(links: pd.DataFrame, labels: Sequence,
+                         progenitors: Sequence[str]) -> pd.DataFrame:
+    """For each progenitor cell (rows, by cell index), its attention mass towards each
+    differentiated type (columns): the sum of the attention (from
+    :meth:`GraphDiffVAE.link_importance`) it gives to its neighbours of that type. Progenitors
+    without a differentiated neighbour are left out."""
+    labels = np.asarray(labels).astype(str)
+    target, source = links["target"].to_numpy(), links["source"].to_numpy()
+    keep = np.isin(labels[target], progenitors) & ~np.isin(labels[source], progenitors)
+    table = pd.crosstab(pd.Series(target[keep], name="progenitor"),
+                        pd.Series(labels[source[keep]], name="cell_type"),
+                        values=links["attention"].to_numpy()[keep], aggfunc="sum")
+    return table.fillna(0.0)
+
+
 def biological_metrics(model: GraphDiffVAE, x: np.ndarray, predicted: sp.csr_matrix,
                        labels: np.ndarray, progenitors: Sequence[str], seed: int,
                        lineages: pd.DataFrame | None = None) -> dict:

@@ -63,6 +63,31 @@ def adjacency_panels(input_graph: sp.spmatrix, predicted: sp.spmatrix, labels: S
     return fig
 
 
+def attention_mass(mass: "pd.DataFrame", labels: Sequence):
+    """Progenitors' attention towards the differentiated types (Fig. 4's question, weighted by
+    graph attention): each progenitor cell as a row of the heat map (grouped by its own type and
+    sorted by the type it attends to most), and the mean per progenitor type."""
+    import pandas as pd
+
+    labels = np.asarray(labels).astype(str)
+    own = pd.Series(labels[mass.index.to_numpy()], index=mass.index, name="progenitor type")
+    order = sorted(mass.index, key=lambda i: (own[i], mass.loc[i].to_numpy().argmax(), -mass.loc[i].max()))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5),
+                                      gridspec_kw={"width_ratios": [1.2, 1]})
+    image = left.imshow(mass.loc[order].to_numpy(), aspect="auto", cmap="magma", vmin=0,
+                        interpolation="nearest")
+    left.set_xticks(range(mass.shape[1]), mass.columns, rotation=45, ha="right", fontsize=8)
+    left.set(yticks=[], ylabel=f"progenitor cells ({len(mass)})",
+             title="attention each progenitor gives to each type")
+    fig.colorbar(image, ax=left, label="attention mass")
+    means = mass.groupby(own).mean()
+    means.T.plot.bar(ax=right, rot=45)
+    right.set(ylabel="mean attention mass", xlabel="", title="mean by progenitor type")
+    right.tick_params(axis="x", labelsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def coexpression(x: np.ndarray, labels: Sequence, order: np.ndarray):
     """Fig. 4e: |Pearson correlation| between all cells, sorted by type."""
     labels = np.asarray(labels).astype(str)

@@ -271,3 +271,17 @@ def test_graph_attention_model_trains_saves_and_weighs_links(tmp_path, rng):
         GraphDiffVAE(16, 4, heads=2).fit(data, adjacency=adjacency, epochs=1, verbose=0)
     with pytest.raises(InputError, match="must split evenly over 3 heads"):
         GraphDiffVAE(16, 4, conv="gat", heads=3).fit(data, adjacency=adjacency, epochs=1, verbose=0)
+
+
+def test_progenitor_attention_mass_by_type():
+    from graph_diffvae import evaluation, plots
+
+    labels = np.array(["P", "P", "A", "B", "B"])
+    links = pd.DataFrame({"target": [0, 0, 0, 1, 2, 1], "source": [2, 3, 4, 0, 0, 2],
+                          "attention": [0.1, 0.2, 0.3, 0.9, 0.5, 0.05]})
+    mass = evaluation.progenitor_attention(links, labels, ["P"])
+    # cell 0 gives 0.1 to A and 0.2 + 0.3 to B; cell 1's link to cell 0 (a progenitor) is left out
+    expected = pd.DataFrame({"A": [0.1, 0.05], "B": [0.5, 0.0]}, index=[0, 1])
+    np.testing.assert_allclose(mass.loc[[0, 1], ["A", "B"]].to_numpy(), expected.to_numpy())
+    fig = plots.attention_mass(mass, labels)
+    assert fig.axes[0].images[0].get_array().shape == (2, 2)

@@ -131,13 +131,18 @@ def main(argv: list[str] | None = None) -> int:
         figures["adjacency.png"] = plots.adjacency_panels(model.adjacency_, predicted, labels, order)
         if adata.n_obs <= plots.COEXPRESSION_LIMIT:
             figures["coexpression.png"] = plots.coexpression(x, labels, order)
-    for name, fig in figures.items():
-        save_figure(fig, out / name)
     if args.conv == "gat":
         links = model.link_importance(adata, layer=args.layer)
+        if labels is not None and progenitors:
+            mass = evaluation.progenitor_attention(links, labels, progenitors)
+            figures["progenitor_attention.png"] = plots.attention_mass(mass, labels)
+            write_csv(mass.set_axis(adata.obs_names[mass.index]).rename_axis("progenitor_cell"),
+                      out / "progenitor_attention.csv")
         links.insert(0, "target_cell", adata.obs_names[links["target"]])
         links.insert(1, "source_cell", adata.obs_names[links["source"]])
         write_csv(links, out / "link_importance.csv", index=False)
+    for name, fig in figures.items():
+        save_figure(fig, out / name)
     with atomic_path(out / "metrics.json") as tmp:
         tmp.write_text(json.dumps(metrics, indent=2))
     with atomic_path(out / "report.md") as tmp:
