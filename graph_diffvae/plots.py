@@ -5,6 +5,7 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from .evaluation import edge_list
@@ -63,12 +64,10 @@ def adjacency_panels(input_graph: sp.spmatrix, predicted: sp.spmatrix, labels: S
     return fig
 
 
-def attention_mass(mass: "pd.DataFrame", labels: Sequence):
+def attention_mass(mass: pd.DataFrame, labels: Sequence):
     """Progenitors' attention towards the differentiated types (Fig. 4's question, weighted by
     graph attention): each progenitor cell as a row of the heat map (grouped by its own type and
     sorted by the type it attends to most), and the mean per progenitor type."""
-    import pandas as pd
-
     labels = np.asarray(labels).astype(str)
     own = pd.Series(labels[mass.index.to_numpy()], index=mass.index, name="progenitor type")
     order = sorted(mass.index, key=lambda i: (own[i], mass.loc[i].to_numpy().argmax(), -mass.loc[i].max()))
