@@ -46,6 +46,13 @@ def choice(name: str, value, choices: Sequence) -> None:
         raise InputError(f"{name} must be one of {list(choices)}, got {value!r}")
 
 
+def check_training(epochs, learning_rate, batch_size=None) -> None:
+    """Refuse training options that cannot work (zero, negative, NaN), before any work."""
+    positive_int("epochs", epochs)
+    positive_number("learning_rate", learning_rate)
+    optional(positive_int, "batch_size", batch_size)
+
+
 def optional(check, name: str, value):
     """``check(name, value)`` unless ``value`` is None."""
     return None if value is None else check(name, value)

@@ -15,7 +15,7 @@ import pandas as pd
 from . import defaults
 from ._batching import apply_in_batches
 from ._progress import keras_verbose
-from ._checks import fraction, positive_ints
+from ._checks import check_training, fraction, positive_ints
 from .base import BaseEstimator, fit_network
 from .errors import InputError
 
@@ -50,10 +50,8 @@ class CellStateClassifier(BaseEstimator):
         import keras
         from sklearn.model_selection import train_test_split
 
-        from .models import check_training
-
         positive_ints("hidden_dims", self.hidden_dims)
-        check_training(epochs, batch_size, learning_rate)
+        check_training(epochs, learning_rate, batch_size)
         fraction("test_size", test_size, low_open=True)
         x = np.asarray(x, dtype=np.float32)
         labels = np.asarray(labels).astype(str)

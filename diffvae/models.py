@@ -14,7 +14,8 @@ import numpy as np
 
 from . import defaults
 from ._batching import apply_in_batches
-from ._checks import choice, fraction, optional, positive_int, positive_ints, positive_number
+from ._checks import (check_training, choice, fraction, optional, positive_int, positive_ints,
+                      positive_number)
 from ._progress import keras_verbose
 from .base import BaseEstimator, fit_network, read_arrays
 from .errors import InputError
@@ -160,7 +161,7 @@ class _NeuralModel(LatentModel):
         import keras  # deferred: importing Keras starts its backend
 
         self._check_params()
-        check_training(epochs, batch_size, learning_rate)
+        check_training(epochs, learning_rate, batch_size)
         fraction("validation_split", validation_split)
         scaled = self._fit_preprocessor(data, layer)
         train, valid = _split(scaled, validation_split, seed)
@@ -342,13 +343,6 @@ class PCA(LatentModel):
 
 
 MODELS: dict[str, type[LatentModel]] = {m.model_type: m for m in (DiffVAE, VAE, AE, PCA)}
-
-
-def check_training(epochs, batch_size, learning_rate) -> None:
-    """Refuse training options that cannot work (zero, negative, NaN), before any work."""
-    positive_int("epochs", epochs)
-    positive_int("batch_size", batch_size)
-    positive_number("learning_rate", learning_rate)
 
 
 def get_model(name: str, **params) -> LatentModel:

@@ -15,21 +15,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+import tensorflow as tf
 
 from diffvae import defaults
+from diffvae._checks import check_training, choice, optional, positive_int, positive_number
 from diffvae._progress import keras_verbose
-from diffvae._checks import choice, optional, positive_int, positive_number
 from diffvae.base import BaseEstimator, fit_network, read_file
 from diffvae.errors import InputError
 from diffvae.io import as_anndata
 from diffvae.preprocessing import Preprocessor
 
 from . import graphs
+from .callbacks import EpochProgbar, LinkMetrics
+from .layers import sparse_adjacency
 from .links import link_metrics, sample_non_edges, split_edges, top_partners
-from .network import CONVS
+from .network import CONVS, GraphDiffVAENetwork
 
 DENSE_LIMIT = 5000  # above this many cells "auto" uses the sparse loss
 GRAPHS = ("pearson", "knn", "precomputed")
@@ -105,12 +109,6 @@ class GraphDiffVAE(BaseEstimator):
         Sets ``adjacency_`` (input graph), ``node_features_`` (Z*, cells x latent_dim),
         ``mu_`` and ``history_``.
         """
-        import keras
-
-        from .callbacks import EpochProgbar, LinkMetrics
-        from .layers import sparse_adjacency
-        from .network import GraphDiffVAENetwork
-
         check_backend()
         if loss not in ("auto", "dense", "sparse"):
             raise InputError(f"loss must be 'auto', 'dense' or 'sparse', got {loss!r}")
@@ -118,8 +116,7 @@ class GraphDiffVAE(BaseEstimator):
         positive_int("latent_dim", self.latent_dim)
         positive_int("k", self.k)
         optional(positive_int, "n_top_genes", self.n_top_genes)
-        positive_int("epochs", epochs)
-        positive_number("learning_rate", learning_rate)
+        check_training(epochs, learning_rate)
         positive_number("negative_ratio", negative_ratio)
         choice("conv", self.conv, CONVS)
         if positive_int("heads", self.heads) > 1 and self.conv != "gat":
@@ -195,10 +192,6 @@ class GraphDiffVAE(BaseEstimator):
         Columns: target, source (cell indices), attention; each target's attentions, with the
         self-loop left out, sum to at most 1.
         """
-        import tensorflow as tf
-
-        from .layers import sparse_adjacency
-
         self._check_is_fitted()
         if self.conv != "gat":
             raise InputError("link_importance needs a graph-attention model (conv='gat')")
@@ -244,8 +237,6 @@ def _training_data(inputs, train: sp.csr_matrix, loss: str, negative_ratio: floa
     """The endless input pipeline of full-batch training: every step gets ``inputs`` and the
     target, either the dense adjacency with self-loops or (its ones as pairs, a fresh uniform
     sample of its zeros) drawn from ``rng`` in order, so a seed fixes every epoch's sample."""
-    import tensorflow as tf
-
     n = train.shape[0]
     target = (train + sp.eye(n, format="csr")).tocsr()
     target.data[:] = 1.0
