@@ -49,6 +49,15 @@ def build_decoder(latent_dim: int, hidden_dims: Sequence[int], n_genes: int) -> 
     return keras.Model(z, x_hat, name="decoder")
 
 
+def kernel_product(decoder: keras.Model):
+    """The product of a dense decoder's kernels, input to output (the paper's omega)."""
+    kernels = [layer.kernel for layer in decoder.layers if isinstance(layer, layers.Dense)]
+    omega = kernels[0]
+    for kernel in kernels[1:]:
+        omega = ops.matmul(omega, kernel)
+    return ops.convert_to_numpy(omega)
+
+
 @keras.saving.register_keras_serializable(package="diffvae")
 class LatentAutoencoder(keras.Model):
     """Encoder + (optional) reparameterisation + decoder, trained on one of :data:`OBJECTIVES`.
@@ -127,11 +136,7 @@ class LatentAutoencoder(keras.Model):
 
     def decoder_weights(self):
         """omega = W0 . W1 . W2 (latent x genes): the product of the decoder's Dense kernels."""
-        kernels = [layer.kernel for layer in self.decoder.layers if isinstance(layer, layers.Dense)]
-        omega = kernels[0]
-        for kernel in kernels[1:]:
-            omega = ops.matmul(omega, kernel)
-        return ops.convert_to_numpy(omega)
+        return kernel_product(self.decoder)
 
     def get_config(self) -> dict:
         return {

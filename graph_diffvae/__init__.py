@@ -9,7 +9,7 @@ estimator base.
 """
 from diffvae._version import __version__
 
-__all__ = ["GraphDiffVAE", "__version__"]
+__all__ = ["GraphDiffVAE", "MultitaskDiffVAE", "__version__"]
 
 
 def __getattr__(name: str):
@@ -18,4 +18,8 @@ def __getattr__(name: str):
         from .model import GraphDiffVAE
 
         return GraphDiffVAE
+    if name == "MultitaskDiffVAE":
+        from .multitask import MultitaskDiffVAE
+
+        return MultitaskDiffVAE
     raise AttributeError(f"module 'graph_diffvae' has no attribute {name!r}")

@@ -73,7 +73,8 @@ def biological_metrics(model: GraphDiffVAE, x: np.ndarray, predicted: sp.csr_mat
     """What a fitted model's links mean: same-type share of links (predicted, input, a
     co-expression graph of the scaled expression ``x`` with as many edges, chance), the
     progenitor split (and the mean lineage weights of progenitors' partners, when ``lineages``
-    holds per-cell lineage weights) and the k-means ARI of the node features."""
+    holds per-cell lineage weights) and the k-means ARI of the representation
+    (``model.transform()``)."""
     coexpression = coexpression_graph(x, edge_list(predicted).shape[0])
     found = {
         "same_type_share": {
@@ -82,7 +83,7 @@ def biological_metrics(model: GraphDiffVAE, x: np.ndarray, predicted: sp.csr_mat
             "coexpression": same_type_share(coexpression, labels),
             "chance": float(sum((n / len(labels)) ** 2 for n in pd.Series(labels).value_counts())),
         },
-        "kmeans_ari": ari(labels, kmeans(model.node_features_, len(set(labels)), seed=seed)),
+        "kmeans_ari": ari(labels, kmeans(model.transform(), len(set(labels)), seed=seed)),
     }
     if progenitors:
         found["progenitor_links"] = {

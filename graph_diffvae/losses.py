@@ -44,6 +44,13 @@ def sparse_reconstruction_loss(z, positives, negatives):
     return norm * (positive_sum + negative_mean * n_non_edges) / n_cells ** 2
 
 
+def reconstruction_loss(z, target):
+    """The dense loss for an N x N ``target``, the sparse one for (positives, negatives)."""
+    if isinstance(target, (tuple, list)):
+        return sparse_reconstruction_loss(z, *target)
+    return dense_reconstruction_loss(z, target)
+
+
 def pair_logits(z, pairs):
     """z_i . z_j for each row (i, j) of ``pairs``."""
     return ops.sum(ops.take(z, pairs[:, 0], axis=0) * ops.take(z, pairs[:, 1], axis=0), axis=1)

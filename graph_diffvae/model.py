@@ -112,17 +112,9 @@ class GraphDiffVAE(BaseEstimator):
         check_backend()
         if loss not in ("auto", "dense", "sparse"):
             raise InputError(f"loss must be 'auto', 'dense' or 'sparse', got {loss!r}")
-        positive_int("hidden_dim", self.hidden_dim)
-        positive_int("latent_dim", self.latent_dim)
-        positive_int("k", self.k)
-        optional(positive_int, "n_top_genes", self.n_top_genes)
+        self._check_params()
         check_training(epochs, learning_rate)
         positive_number("negative_ratio", negative_ratio)
-        choice("conv", self.conv, CONVS)
-        if positive_int("heads", self.heads) > 1 and self.conv != "gat":
-            raise InputError("heads are attention heads: they need conv='gat'")
-        if self.hidden_dim % self.heads:
-            raise InputError(f"hidden_dim {self.hidden_dim} must split evenly over {self.heads} heads")
         adata = as_anndata(data, layer=layer)
         self.preprocessor_ = Preprocessor(n_top_genes=self.n_top_genes)
         x = self.preprocessor_.fit_transform(adata)
@@ -143,8 +135,7 @@ class GraphDiffVAE(BaseEstimator):
             keras.utils.set_random_seed(seed)
         loss = ("sparse" if n > DENSE_LIMIT else "dense") if loss == "auto" else loss
         inputs = (keras.ops.convert_to_tensor(x), sparse_adjacency(graphs.normalize(train)))
-        network = GraphDiffVAENetwork(x.shape[1], self.hidden_dim, self.latent_dim, seed=seed,
-                                      conv=self.conv, heads=self.heads)
+        network = self._build_network(x.shape[1], seed)
         network.compile(optimizer=keras.optimizers.Adam(learning_rate),
                         jit_compile=False)  # sparse matmuls: no XLA
         steps = _training_data(inputs, train, loss, negative_ratio, np.random.default_rng(seed))
@@ -156,7 +147,7 @@ class GraphDiffVAE(BaseEstimator):
                                     shuffle=False, callbacks=callbacks,
                                     verbose=2 if verbose == 2 else 0)
         self.network_ = network
-        z, mu, _ = network(inputs, training=False)
+        z, mu = network(inputs, training=False)[:2]
         self.node_features_, self.mu_ = keras.ops.convert_to_numpy(z), keras.ops.convert_to_numpy(mu)
         if evaluate_links:
             self.link_metrics_ = {"test": link_metrics(self.node_features_, *test),
@@ -181,7 +172,10 @@ class GraphDiffVAE(BaseEstimator):
         if key_added:
             if adata is None:
                 raise InputError("key_added needs the AnnData of the fitted cells")
-            self._store(adata, self.node_features_, key_added)
+            self._store(adata, self._embedding(), key_added)
+        return self._embedding()
+
+    def _embedding(self) -> np.ndarray:
         return self.node_features_
 
     def link_importance(self, data, *, layer: str | None = None) -> pd.DataFrame:
@@ -200,11 +194,31 @@ class GraphDiffVAE(BaseEstimator):
             raise InputError(f"the model was fitted on {self.adjacency_.shape[0]} cells; the data "
                              f"have {len(x)}")
         inputs = [tf.constant(x), sparse_adjacency(graphs.normalize(self.adjacency_))]
-        edges, alpha, _ = self.network_.encoder_hidden.attention(inputs)
+        edges, alpha, _ = self.network_.attention(inputs)
         edges, alpha = edges.numpy(), alpha.numpy().mean(axis=1)
         links = edges[:, 0] != edges[:, 1]
         return pd.DataFrame({"target": edges[links, 0], "source": edges[links, 1],
                              "attention": alpha[links]})
+
+    def _check_params(self) -> None:
+        """Refuse constructor arguments that cannot work (called by ``fit``, before any work)."""
+        positive_int("hidden_dim", self.hidden_dim)
+        positive_int("latent_dim", self.latent_dim)
+        positive_int("k", self.k)
+        optional(positive_int, "n_top_genes", self.n_top_genes)
+        self._check_attention(self.hidden_dim)
+
+    def _check_attention(self, width: int | None = None) -> None:
+        """``conv`` and ``heads``, with the ``width`` of a layer whose heads are concatenated."""
+        choice("conv", self.conv, CONVS)
+        if positive_int("heads", self.heads) > 1 and self.conv != "gat":
+            raise InputError("heads are attention heads: they need conv='gat'")
+        if width is not None and width % self.heads:
+            raise InputError(f"hidden width {width} must split evenly over {self.heads} heads")
+
+    def _build_network(self, n_features: int, seed: int | None) -> keras.Model:
+        return GraphDiffVAENetwork(n_features, self.hidden_dim, self.latent_dim, seed=seed,
+                                   conv=self.conv, heads=self.heads)
 
     def predict_links(self, k: int = 1) -> sp.csr_matrix:
         """Each cell linked to its ``k`` most probable partners by the trained decoder."""

@@ -73,13 +73,15 @@ class GraphDiffVAENetwork(keras.Model):
         h = self.decoder_hidden([ops.concatenate([z, x], axis=1), a])
         return (z + self.decoder_z([h, a])) / 2.0, mu, log_var
 
+    def attention(self, inputs):
+        """The first encoder layer's attention on each edge (``conv="gat"``): see
+        :meth:`GraphAttention.attention`."""
+        return self.encoder_hidden.attention(inputs)
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Reconstruction of the adjacency ``y`` plus KL / N."""
         z, mu, log_var = y_pred
-        if isinstance(y, (tuple, list)):
-            reconstruction = losses.sparse_reconstruction_loss(z, *y)
-        else:
-            reconstruction = losses.dense_reconstruction_loss(z, y)
+        reconstruction = losses.reconstruction_loss(z, y)
         kl = losses.kl_per_node(mu, log_var)
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)

@@ -8,6 +8,11 @@ writes to ``--out``: the model bundle, node features (``node_features.npy`` and
 input graph and a co-expression graph with as many edges, progenitor link split, k-means ARI),
 figures as in Fig. 4 and ``report.md``.
 
+``--multitask`` trains DiffVAE and Graph-DiffVAE as one model instead
+(:class:`graph_diffvae.MultitaskDiffVAE`: a shared encoder over expression and graph, DiffVAE's
+MMD prior, expression and adjacency decoders weighed by ``--graph-weight``); its representation
+mu goes to ``obsm["X_multitask"]``, with ``--conv gcn|gat`` for the encoder's graph layers.
+
 Example::
 
     diffvae graph --dataset paul15_tradeseq --out results/paul15_graph
@@ -22,8 +27,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from graph_diffvae import evaluation, graphs, plots
+from graph_diffvae import evaluation, graphs, multitask, plots
 from graph_diffvae.model import GraphDiffVAE, check_backend
+from graph_diffvae.multitask import MultitaskDiffVAE
 
 from .. import defaults
 from .._files import atomic_path
@@ -47,19 +53,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--k", type=int, default=defaults.GRAPH_K,
                         help=f"neighbours per cell (paper: {defaults.GRAPH_K})")
     parser.add_argument("--hidden-dim", "--hidden_dim", "--hidden-dimensions", dest="hidden_dim",
-                        type=int, default=defaults.GRAPH_HIDDEN_DIM)
+                        type=int, default=defaults.GRAPH_HIDDEN_DIM,
+                        help="GCN width (with --multitask: DiffVAE's dense layers are this and "
+                        "half of it)")
     parser.add_argument("--latent-dim", "--latent_dim", "--latent-dimension", dest="latent_dim",
                         type=int, default=defaults.GRAPH_LATENT_DIM)
     parser.add_argument("--learning-rate", "--learning_rate", dest="learning_rate", type=float,
-                        default=defaults.GRAPH_LEARNING_RATE)
-    parser.add_argument("--epochs", type=int, default=defaults.GRAPH_EPOCHS)
+                        help=f"default {defaults.GRAPH_LEARNING_RATE} (paper), with --multitask "
+                        f"{multitask.LEARNING_RATE}")
+    parser.add_argument("--epochs", type=int, help=f"default {defaults.GRAPH_EPOCHS} (paper), "
+                        f"with --multitask {multitask.EPOCHS}")
+    parser.add_argument("--multitask", action="store_true",
+                        help="DiffVAE and Graph-DiffVAE as one model (shared encoder, both decoders)")
+    parser.add_argument("--graph-weight", "--graph_weight", dest="graph_weight", type=float,
+                        default=multitask.GRAPH_WEIGHT,
+                        help="with --multitask: weight of the adjacency term against the "
+                        "expression term, both per cell")
     parser.add_argument("--loss", choices=["auto", "dense", "sparse"], default="auto",
                         help="dense: all N^2 pairs; sparse: edges + sampled non-edges (large graphs)")
     parser.add_argument("--conv", choices=["gcn", "gat"], default="gcn",
                         help="encoder layers: gcn (the paper's) or gat (graph attention; writes "
                         "link_importance.csv, the attention each link gets)")
     parser.add_argument("--heads", type=int, default=1, help="attention heads for --conv gat")
-    parser.add_argument("--model-name", "--model_name", dest="model_name", default="graph_diffvae")
+    parser.add_argument("--model-name", "--model_name", dest="model_name",
+                        help="bundle folder name (default: graph_diffvae, or multitask_diffvae)")
     parser.add_argument("--label-key", help="obs column of reference labels (default: the dataset's)")
     parser.add_argument("--progenitors", nargs="+", metavar="TYPE",
                         help="progenitor types for the link split (default: the dataset's)")
@@ -73,9 +90,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
     check_backend()
+    if args.epochs is None:
+        args.epochs = multitask.EPOCHS if args.multitask else defaults.GRAPH_EPOCHS
+    if args.learning_rate is None:
+        args.learning_rate = (multitask.LEARNING_RATE if args.multitask
+                              else defaults.GRAPH_LEARNING_RATE)
     for name in ("k", "hidden_dim", "latent_dim", "epochs"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    if args.graph_weight != multitask.GRAPH_WEIGHT and not args.multitask:
+        raise InputError("--graph-weight weighs the multitask model's terms: add --multitask")
     adata = load_input(args)
     key, labels = reference_labels(adata, args.label_key)
     progenitors = args.progenitors or progenitor_types(adata)
@@ -89,10 +113,16 @@ def main(argv: list[str] | None = None) -> int:
         adjacency = graphs.check_graph(adata.obsp[key_obsp], adata.n_obs, args.graph)
     elif args.graph not in ("pearson", "knn"):
         adjacency = graphs.read_graph(args.graph, adata.n_obs, adata.obs_names)
-    model = GraphDiffVAE(args.hidden_dim, args.latent_dim,
-                         graph=args.graph if adjacency is None else "precomputed", k=args.k,
-                         use_rep=args.use_rep, conv=args.conv, heads=args.heads)
-    with step(f"training Graph-DiffVAE for {args.epochs} epochs"):
+    graph_options = {"graph": args.graph if adjacency is None else "precomputed", "k": args.k,
+                     "use_rep": args.use_rep, "conv": args.conv, "heads": args.heads}
+    if args.multitask:
+        model = MultitaskDiffVAE(args.latent_dim, (args.hidden_dim, max(1, args.hidden_dim // 2)),
+                                 graph_weight=args.graph_weight, **graph_options)
+    else:
+        model = GraphDiffVAE(args.hidden_dim, args.latent_dim, **graph_options)
+    name = "the multitask DiffVAE" if args.multitask else "Graph-DiffVAE"
+    args.model_name = args.model_name or model.model_type
+    with step(f"training {name} for {args.epochs} epochs"):
         model.fit(adata, adjacency=adjacency, epochs=args.epochs, learning_rate=args.learning_rate,
                   seed=args.seed, loss=args.loss, verbose=0 if args.quiet else "auto",
                   layer=args.layer)
@@ -108,14 +138,15 @@ def main(argv: list[str] | None = None) -> int:
             sp.save_npz(tmp, matrix)
     annotated = adata.copy()
     annotated.obsm["X_graph_diffvae"] = model.node_features_
+    annotated.obsm[model.default_key] = model.transform()
     with step(f"t-SNE of {adata.n_obs} cells"):
-        embedding = tsne(model.node_features_, seed=args.seed)
+        embedding = tsne(model.transform(), seed=args.seed)
     annotated.obsm["X_tsne"] = embedding
     annotated.obsp["input_graph"] = model.adjacency_
     annotated.obsp["predicted_graph"] = predicted
     write_h5ad(annotated, out / "graph_diffvae.h5ad")
 
-    metrics = {"graph": args.graph, "k": args.k, "n_cells": adata.n_obs,
+    metrics = {"model": model.model_type, "graph": args.graph, "k": args.k, "n_cells": adata.n_obs,
                "n_input_edges": int(evaluation.edge_list(model.adjacency_).shape[0]),
                "n_predicted_edges": int(evaluation.edge_list(predicted).shape[0]),
                "link_prediction": model.link_metrics_}
@@ -155,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
 def report(metrics: dict, args, figures: list[str]) -> str:
     """A one-page Markdown summary with the figures inline."""
     link = metrics["link_prediction"]
-    lines = [f"# Links between cells with Graph-DiffVAE: {args.dataset or Path(args.data).name}", "",
+    title = "the multitask DiffVAE" if args.multitask else "Graph-DiffVAE"
+    lines = [f"# Links between cells with {title}: {args.dataset or Path(args.data).name}", "",
              f"{metrics['n_cells']} cells; input graph `{metrics['graph']}` with k = {metrics['k']} "
              f"({metrics['n_input_edges']} edges); {args.epochs} epochs, learning rate "
              f"{args.learning_rate}, seed {args.seed}, Keras backend {keras_backend()}.", "",
@@ -173,7 +205,7 @@ def report(metrics: dict, args, figures: list[str]) -> str:
                   f"Predicted: each cell to its {args.k} most probable partners "
                   f"({metrics['n_predicted_edges']} edges); co-expression: the same number of cell "
                   "pairs with the highest |Pearson correlation|; chance: two random cells. "
-                  f"k-means ARI of the node features: {metrics['kmeans_ari']:.3f}.", ""]
+                  f"k-means ARI of the representation: {metrics['kmeans_ari']:.3f}.", ""]
     if "progenitor_links" in metrics:
         split = pd.DataFrame(metrics["progenitor_links"]).fillna(0.0).round(3)
         lines += ["## Where do progenitors link to?", "", markdown_table(split), ""]
