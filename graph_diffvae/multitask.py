@@ -37,7 +37,7 @@ GRAPH_WEIGHT = 1.0
 #: cells (and prior draws) per MMD estimate: a random subset each step keeps the kernel matrices
 #: MMD_SAMPLES^2 however many cells the graph has
 MMD_SAMPLES = 1024
-EPOCHS, LEARNING_RATE = 500, 1e-3
+EPOCHS, LEARNING_RATE = 300, 1e-3
 _LATENT = "latent.npy"
 
 
@@ -161,7 +161,7 @@ class MultitaskDiffVAE(GraphDiffVAE):
     mmd_weight, mmd_samples
         Weight of the MMD term, and cells per MMD estimate (a fresh random subset every step).
 
-    Training defaults: 500 full-batch epochs with learning rate 1e-3 (:meth:`fit`).
+    Training defaults: 300 full-batch epochs with learning rate 1e-3 (:meth:`fit`).
     """
 
     model_type, default_key = "multitask_diffvae", "X_multitask"
