@@ -83,6 +83,24 @@ def read(
     return adata
 
 
+def open_h5ad(data) -> ad.AnnData | None:
+    """``data`` as a backed AnnData if it is a path to an .h5ad or already backed, else None."""
+    if isinstance(data, ad.AnnData):
+        return data if data.isbacked else None
+    if not isinstance(data, (str, Path)):
+        return None
+    path = Path(data)
+    if path.suffix != ".h5ad":
+        raise InputError(f"{path}: only .h5ad files are read from disk; load other files with "
+                         "diffvae.io.read")
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    try:
+        return ad.read_h5ad(path, backed="r")
+    except Exception as exc:  # h5py and anndata raise many kinds
+        raise InputError(f"{path}: not a readable .h5ad file ({exc})") from exc
+
+
 def as_anndata(data, *, layer: str | None = None) -> ad.AnnData:
     """Wrap in-memory data as AnnData without copying the matrix where possible.
 

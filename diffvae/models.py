@@ -19,8 +19,8 @@ from ._checks import (check_training, choice, fraction, optional, positive_int, 
 from ._progress import keras_verbose
 from .base import BaseEstimator, fit_network, read_arrays
 from .errors import InputError
-from .io import as_anndata
-from .preprocessing import Preprocessor
+from .io import as_anndata, open_h5ad
+from .preprocessing import Preprocessor, row_blocks
 
 
 class LatentModel(BaseEstimator):
@@ -62,7 +62,14 @@ class LatentModel(BaseEstimator):
         DiffVAE ``"X_diffvae"``), a string stores it under that key, and the model's parameters
         are recorded in ``adata.uns[model_type]`` (as scanpy records ``uns["pca"]``).
         """
-        latent = self._encode(self._scaled(data, layer))
+        backed = open_h5ad(data)
+        if backed is None:
+            latent = self._encode(self._scaled(data, layer))
+        else:  # block by block from disk: only the N x m result is held
+            self._check_is_fitted()
+            _no_layer(layer)
+            latent = np.concatenate([self._encode(self.preprocessor_.transform(block))
+                                     for block in row_blocks(backed)])
         if key_added:
             self._store(data, latent, key_added)
         return latent
@@ -112,8 +119,15 @@ class LatentModel(BaseEstimator):
         optional(positive_int, "n_top_genes", self.n_top_genes)
         optional(positive_number, "target_sum", self.target_sum)
 
-    def _fit_preprocessor(self, data, layer: str | None) -> np.ndarray:
+    def _fit_preprocessor(self, data, layer: str | None) -> np.ndarray | None:
+        """Fit the preprocessing; return the scaled data, or None for data on disk (backed
+        AnnData or an .h5ad path), whose statistics come from passes over blocks of cells."""
         self.preprocessor_ = Preprocessor(self.normalize, self.target_sum, self.n_top_genes)
+        backed = open_h5ad(data)
+        if backed is not None:
+            _no_layer(layer)
+            self.preprocessor_.fit(backed)
+            return None
         return self.preprocessor_.fit_transform(as_anndata(data, layer=layer))
 
     def _scaled(self, data, layer: str | None) -> np.ndarray:
@@ -152,6 +166,9 @@ class _NeuralModel(LatentModel):
             layer: str | None = None) -> "_NeuralModel":
         """Train with Adam on a random ``1 - validation_split`` share of the cells.
 
+        ``data`` may also be an AnnData opened with ``backed="r"`` or the path of an .h5ad:
+        then the matrix stays on disk and every minibatch is read and scaled on the fly
+        (:mod:`diffvae.streaming`).
         ``seed`` fixes the split, the initial weights, the batch order and the sampling noise:
         the same seed gives the same model on the same machine. ``callbacks`` are Keras callbacks
         (``EarlyStopping``, ``CSVLogger``, ...); ``verbose`` is Keras's ("auto": a progress bar on
@@ -160,19 +177,31 @@ class _NeuralModel(LatentModel):
         """
         import keras  # deferred: importing Keras starts its backend
 
+        from .streaming import MinibatchSequence
+
         self._check_params()
         check_training(epochs, learning_rate, batch_size)
         fraction("validation_split", validation_split)
         scaled = self._fit_preprocessor(data, layer)
-        train, valid = _split(scaled, validation_split, seed)
+        if scaled is None:  # on disk
+            backed = open_h5ad(data)
+            train_rows, valid_rows = split_rows(backed.n_obs, validation_split, seed)
+            train = MinibatchSequence(backed, self.preprocessor_, train_rows, batch_size,
+                                      shuffle=True, seed=seed)
+            valid = MinibatchSequence(backed, self.preprocessor_, valid_rows, batch_size)
+            batches = {}
+        else:
+            train_rows, valid_rows = split_rows(len(scaled), validation_split, seed)
+            train, valid = scaled[train_rows], (scaled[valid_rows],)
+            batches = {"batch_size": batch_size, "shuffle": True}
         if seed is not None:
             keras.utils.set_random_seed(seed)
-        network = self._build_network(scaled.shape[1], seed)
+        network = self._build_network(len(self.preprocessor_.genes_), seed)
         # XLA: 1.7x faster per epoch than TensorFlow's default here (benchmarks/train_speed.py).
         network.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=True)
         self.history_ = fit_network(
-            network, train, validation_data=(valid,) if len(valid) else None, epochs=epochs,
-            batch_size=batch_size, shuffle=True, callbacks=callbacks, verbose=keras_verbose(verbose))
+            network, train, validation_data=valid if len(valid_rows) else None, epochs=epochs,
+            callbacks=callbacks, verbose=keras_verbose(verbose), **batches)
         self.network_ = network  # only a model that trained to finite weights is kept
         return self
 
@@ -305,6 +334,9 @@ class PCA(LatentModel):
         if unknown:
             raise TypeError(f"PCA.fit() got unexpected arguments {sorted(unknown)}")
         self._check_params()
+        if open_h5ad(data) is not None:
+            raise InputError("PCA reads the data into memory: pass adata.to_memory() (the "
+                             "neural models train from disk)")
         scaled = self._fit_preprocessor(data, layer)
         if min(scaled.shape) < self.latent_dim:
             raise InputError(
@@ -352,13 +384,18 @@ def get_model(name: str, **params) -> LatentModel:
     return MODELS[name](**params)
 
 
-def _split(scaled: np.ndarray, validation_split: float, seed: int | None):
-    """Random train / validation split of the cells (the paper: 80 / 20)."""
-    n_cells = len(scaled)
+def split_rows(n_cells: int, validation_split: float, seed: int | None):
+    """Random train / validation split of the cells (the paper: 80 / 20), as row indices."""
     n_valid = int(round(n_cells * validation_split))
     if validation_split > 0 and n_valid == 0 or n_cells - n_valid < 2:
         raise InputError(
             f"{n_cells} cells are too few to train with validation_split={validation_split}: "
             "at least 2 training cells and 1 validation cell are needed")
     order = np.random.default_rng(seed).permutation(n_cells)
-    return scaled[order[n_valid:]], scaled[order[:n_valid]]
+    return order[n_valid:], order[:n_valid]
+
+
+def _no_layer(layer: str | None) -> None:
+    if layer is not None:
+        raise InputError("layer= is not read from an .h5ad on disk: write the layer as X of its "
+                         "own file, or load the data into memory")

@@ -18,6 +18,9 @@ import scipy.sparse as sp
 
 from .errors import InputError, NotFittedError
 
+#: cells per block when statistics are gathered block by block
+CHUNK_SIZE = 8192
+
 
 def check_expression(adata: ad.AnnData, source: str = "data") -> None:
     """Refuse matrices the models cannot use, naming the first offending cell and gene."""
@@ -90,23 +93,36 @@ class Preprocessor:
         self.n_top_genes = n_top_genes
 
     # -- fitting ----------------------------------------------------------------------------
-    def fit(self, adata: ad.AnnData) -> "Preprocessor":
-        """Learn normalisation, gene selection and per-gene minimum and maximum from ``adata``."""
-        check_expression(adata)
-        self.normalize_ = looks_like_counts(adata.X) if self.normalize is None else bool(self.normalize)
-        if self.normalize_:
-            self.target_sum_ = float(self.target_sum or median_library_size(adata.X))
-        else:
-            self.target_sum_ = None
-        log_x = self._log_normalise(adata.X)
+    def fit(self, adata: ad.AnnData, *, chunk_size: int = CHUNK_SIZE) -> "Preprocessor":
+        """Learn normalisation, gene selection and per-gene minimum and maximum from ``adata``.
+
+        Every statistic comes from passes over blocks of ``chunk_size`` cells, so an AnnData
+        opened with ``backed="r"`` is never loaded whole: memory grows with the number of cells
+        only by one library size per cell (for the median).
+        """
+        # pass 1: checks, the kind of data (counts are whole numbers, some above 1), library sizes
+        totals, whole, above_one = [], True, False
+        for block in row_blocks(adata, chunk_size):
+            check_expression(block)
+            values = block.X.data if sp.issparse(block.X) else np.asarray(block.X)
+            whole = whole and bool(np.all(values == np.round(values)))
+            above_one = above_one or bool(values.size and values.max() > 1)
+            totals.append(np.asarray(block.X.sum(axis=1), dtype=float).ravel())
+        self.normalize_ = (whole and above_one) if self.normalize is None else bool(self.normalize)
+        self.target_sum_ = (float(self.target_sum or _median_positive(np.concatenate(totals)))
+                            if self.normalize_ else None)
+        # pass 2: per-gene range of the log-normalised values, and the moments of their expm1
+        # for gene selection
+        moments = GeneMoments(adata.n_vars)
+        for block in row_blocks(adata, chunk_size):
+            moments.update(_dense(self._log_normalise(block.X)))
         genes = np.asarray(adata.var_names.astype(str))
+        keep = np.ones(len(genes), dtype=bool)
         if self.n_top_genes is not None and self.n_top_genes < len(genes):
-            keep = highly_variable(log_x, genes, self.n_top_genes)
-            log_x, genes = log_x[:, keep], genes[keep]
-        dense = _dense(log_x)
-        self.genes_ = genes.tolist()
-        self.min_ = dense.min(axis=0)
-        self.max_ = dense.max(axis=0)
+            mean, var = moments.expm1_mean_var()
+            keep = top_dispersions(mean, var, self.n_top_genes)
+        self.input_genes_, self.genes_ = genes.tolist(), genes[keep].tolist()
+        self.min_, self.max_ = moments.min[keep], moments.max[keep]
         return self
 
     def transform(self, adata: ad.AnnData, *, source: str = "data") -> np.ndarray:
@@ -117,7 +133,7 @@ class Preprocessor:
         """
         self._check_fitted()
         check_expression(adata, source)
-        matrix = align_genes(adata, self.genes_, source)
+        matrix = align_genes(adata, self.input_genes_, source)
         if self.normalize is None and self._other_kind(matrix):
             fitted, given = ("raw counts", "log-normalised values") if self.normalize_ else (
                 "log-normalised values", "raw counts")
@@ -125,7 +141,16 @@ class Preprocessor:
                           f"{given}; they are treated as {fitted} (pass the same kind of data, e.g. "
                           "adata.layers['counts'] or adata.raw.to_adata())", UserWarning,
                           stacklevel=2)
-        return self._scale(_dense(self._log_normalise(matrix)))
+        return self.scale_rows(matrix)
+
+    def scale_rows(self, matrix) -> np.ndarray:
+        """The scaled float32 rows of a matrix whose columns are ``input_genes_``, the fit's
+        genes before selection: each cell is normalised by its library size over all of them,
+        as at fit time, before the selected ``genes_`` are kept."""
+        log_x = self._log_normalise(matrix)
+        if len(self.genes_) != len(self.input_genes_):
+            log_x = log_x[:, pd.Index(self.input_genes_).get_indexer(self.genes_)]
+        return self._scale(_dense(log_x))
 
     def fit_transform(self, adata: ad.AnnData) -> np.ndarray:
         """Fit on ``adata`` and return its scaled matrix."""
@@ -152,6 +177,7 @@ class Preprocessor:
             "normalize": self.normalize, "target_sum": self.target_sum,
             "n_top_genes": self.n_top_genes, "normalize_": self.normalize_,
             "target_sum_": self.target_sum_, "genes_": self.genes_,
+            "input_genes_": self.input_genes_,
         }
         return config, {"min_": self.min_, "max_": self.max_}
 
@@ -161,6 +187,9 @@ class Preprocessor:
         pre = cls(config["normalize"], config["target_sum"], config["n_top_genes"])
         pre.normalize_, pre.target_sum_ = config["normalize_"], config["target_sum_"]
         pre.genes_ = list(config["genes_"])
+        # bundles before 0.3 did not keep the genes before selection (and normalised new data
+        # over the selected genes only)
+        pre.input_genes_ = list(config.get("input_genes_", pre.genes_))
         pre.min_, pre.max_ = np.asarray(arrays["min_"]), np.asarray(arrays["max_"])
         return pre
 
@@ -198,8 +227,48 @@ def log_normalize(counts, target_sum: float | None = None):
 
 def median_library_size(counts) -> float:
     """Median total count of the cells that have any (scanpy's default target sum); 1 if none."""
-    totals = np.asarray(counts.sum(axis=1), dtype=float).ravel()
+    return _median_positive(np.asarray(counts.sum(axis=1), dtype=float).ravel())
+
+
+def _median_positive(totals: np.ndarray) -> float:
     return float(np.median(totals[totals > 0])) if (totals > 0).any() else 1.0
+
+
+def row_blocks(adata: ad.AnnData, chunk_size: int = CHUNK_SIZE):
+    """``adata`` as in-memory AnnData blocks of up to ``chunk_size`` consecutive cells (X only),
+    read one at a time from disk when ``adata`` is backed."""
+    var = pd.DataFrame(index=adata.var_names)
+    for start in range(0, adata.n_obs, chunk_size):
+        stop = min(start + chunk_size, adata.n_obs)
+        yield ad.AnnData(adata.X[start:stop], obs=pd.DataFrame(index=adata.obs_names[start:stop]),
+                         var=var)
+
+
+class GeneMoments:
+    """Per-gene minimum, maximum, and sums of expm1(x) and its square, over blocks of cells."""
+
+    def __init__(self, n_genes: int) -> None:
+        self.n = 0
+        self.min = np.full(n_genes, np.inf, dtype=np.float32)
+        self.max = np.full(n_genes, -np.inf, dtype=np.float32)
+        self.sum = np.zeros(n_genes)
+        self.sum_squares = np.zeros(n_genes)
+
+    def update(self, block: np.ndarray) -> None:
+        if not len(block):
+            return
+        self.n += len(block)
+        self.min = np.minimum(self.min, block.min(axis=0))
+        self.max = np.maximum(self.max, block.max(axis=0))
+        counts = np.expm1(block.astype(np.float64))
+        self.sum += counts.sum(axis=0)
+        self.sum_squares += np.square(counts).sum(axis=0)
+
+    def expm1_mean_var(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and variance (ddof 1, as scanpy) of expm1 of the values, per gene."""
+        mean = self.sum / self.n
+        var = (self.sum_squares - self.n * mean ** 2) / max(self.n - 1, 1)
+        return mean, np.maximum(var, 0.0)
 
 
 def align_genes(adata: ad.AnnData, genes: Sequence[str], source: str = "data"):
@@ -214,7 +283,8 @@ def align_genes(adata: ad.AnnData, genes: Sequence[str], source: str = "data"):
     if missing:
         raise InputError(
             f"{source}: {len(missing)} of the model's {len(genes)} genes are missing, for example "
-            f"{missing[:5]}"
+            f"{missing[:5]} (a model with gene selection normalises each cell over all the genes "
+            "it was fitted on, so new data need those too)"
         )
     index = names.get_indexer(list(genes))
     return adata.X[:, index]
@@ -225,13 +295,31 @@ def _dense(matrix) -> np.ndarray:
 
 
 def highly_variable(log_x, genes, n_top_genes: int) -> np.ndarray:
-    """Mask of the ``n_top_genes`` genes with the highest normalised dispersion (Seurat's rule)."""
-    import scanpy as sc  # imported lazily: slow, and only needed for gene selection
+    """Mask of the ``n_top_genes`` genes with the highest normalised dispersion (Seurat's rule,
+    as scanpy's ``highly_variable_genes(flavor="seurat")``) in log-normalised ``log_x``."""
+    moments = GeneMoments(len(genes))
+    for start in range(0, log_x.shape[0], CHUNK_SIZE):
+        moments.update(_dense(log_x[start:start + CHUNK_SIZE]))
+    return top_dispersions(*moments.expm1_mean_var(), n_top_genes)
 
-    tmp = ad.AnnData(log_x, var=pd.DataFrame(index=np.asarray(genes, dtype=str)))
-    sc.pp.highly_variable_genes(tmp, flavor="seurat")
-    # Rank ourselves: scanpy's own cut-off keeps ties, so it can return more than n genes.
-    dispersion = np.nan_to_num(tmp.var["dispersions_norm"].to_numpy(), nan=-np.inf)
-    keep = np.zeros(len(genes), dtype=bool)
-    keep[np.argsort(-dispersion, kind="stable")[:n_top_genes]] = True
+
+def top_dispersions(mean: np.ndarray, var: np.ndarray, n_top_genes: int,
+                    n_bins: int = 20) -> np.ndarray:
+    """Mask of the ``n_top_genes`` genes of highest normalised dispersion from the per-gene mean
+    and variance of expm1(log-normalised values): log dispersion, standardised within 20 bins of
+    log1p(mean), as Seurat and scanpy's "seurat" flavour (a bin holding one gene gives it 1).
+    Ranked here: scanpy's own cut-off keeps ties, so it can return more than n genes."""
+    mean = np.where(mean == 0, 1e-12, mean)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dispersion = var / mean
+        dispersion[dispersion == 0] = np.nan
+        frame = pd.DataFrame({"dispersion": np.log(dispersion),
+                              "bin": pd.cut(np.log1p(mean), bins=n_bins)})
+    stats = frame.groupby("bin", observed=True)["dispersion"].agg(avg="mean", dev="std")
+    single = stats["dev"].isnull()
+    stats.loc[single, "dev"], stats.loc[single, "avg"] = stats.loc[single, "avg"], 0.0
+    per_gene = stats.loc[frame["bin"]]
+    normalised = (frame["dispersion"].to_numpy() - per_gene["avg"].to_numpy()) / per_gene["dev"].to_numpy()
+    keep = np.zeros(len(mean), dtype=bool)
+    keep[np.argsort(-np.nan_to_num(normalised, nan=-np.inf), kind="stable")[:n_top_genes]] = True
     return keep

@@ -1,0 +1,112 @@
+"""Data on disk: preprocessing statistics from passes over blocks, minibatches read on the fly,
+and training and embedding from a backed .h5ad agreeing with the in-memory path."""
+import anndata as ad
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from diffvae import DiffVAE, InputError, PCA
+from diffvae.preprocessing import Preprocessor, log_normalize, top_dispersions
+from diffvae.streaming import MinibatchSequence
+
+
+@pytest.fixture
+def counts_file(tmp_path, counts_adata):
+    """The SYNTHETIC counts_adata (120 cells x 40 genes) written as .h5ad, sparse."""
+    path = tmp_path / "counts.h5ad"
+    counts_adata.write_h5ad(path)
+    return path
+
+
+def test_seurat_dispersions_select_the_genes_scanpy_ranks_first(rng):
+    import scanpy as sc
+
+    counts = sp.random(300, 200, density=0.2, format="csr", random_state=1, dtype=np.float32)
+    counts.data = np.ceil(counts.data * rng.gamma(1.0, 20.0, counts.nnz)).astype(np.float32)
+    log_x = log_normalize(counts)
+    reference = ad.AnnData(log_x)
+    sc.pp.highly_variable_genes(reference, flavor="seurat")
+    dense = log_x.toarray().astype(np.float64)
+    expm1 = np.expm1(dense)
+    for n in (10, 50):
+        expected = np.zeros(200, dtype=bool)
+        expected[np.argsort(-np.nan_to_num(reference.var["dispersions_norm"].to_numpy(), nan=-np.inf),
+                            kind="stable")[:n]] = True
+        keep = top_dispersions(expm1.mean(0), expm1.var(0, ddof=1), n)
+        np.testing.assert_array_equal(keep, expected)
+
+
+@pytest.mark.parametrize("n_top_genes", [None, 25])
+def test_preprocessing_from_disk_equals_in_memory(counts_file, counts_adata, n_top_genes):
+    memory = Preprocessor(n_top_genes=n_top_genes).fit(counts_adata)
+    backed = ad.read_h5ad(counts_file, backed="r")
+    disk = Preprocessor(n_top_genes=n_top_genes).fit(backed, chunk_size=17)  # 8 uneven blocks
+    assert disk.genes_ == memory.genes_ and disk.input_genes_ == memory.input_genes_
+    assert disk.normalize_ and disk.target_sum_ == pytest.approx(memory.target_sum_)
+    np.testing.assert_allclose(disk.min_, memory.min_, rtol=1e-6)
+    np.testing.assert_allclose(disk.max_, memory.max_, rtol=1e-6)
+    # an independent computation of the range: scanpy-style normalisation in numpy
+    x = counts_adata.X.toarray().astype(np.float64)
+    totals = x.sum(1)
+    log_x = np.log1p(x * (np.median(totals[totals > 0]) / np.where(totals > 0, totals, 1))[:, None])
+    columns = counts_adata.var_names.get_indexer(disk.genes_)
+    np.testing.assert_allclose(disk.max_, log_x[:, columns].max(0), rtol=1e-5)
+    # a minibatch read from disk equals the same rows of the in-memory transform
+    rows = np.array([3, 50, 7, 119])
+    batch = MinibatchSequence(backed, disk, rows, batch_size=4)[0]
+    np.testing.assert_allclose(batch, memory.transform(counts_adata)[np.sort(rows)], rtol=1e-5, atol=1e-7)
+
+
+def test_selected_genes_are_normalised_over_all_fitted_genes(counts_adata):
+    """With gene selection, new data are normalised by library sizes over every gene of the fit,
+    as the training data were (not over the kept genes only)."""
+    pre = Preprocessor(n_top_genes=10)
+    fitted = pre.fit_transform(counts_adata)
+    np.testing.assert_allclose(pre.transform(counts_adata.copy()), fitted)
+    x = counts_adata.X.toarray().astype(np.float64)
+    totals = x.sum(1)
+    log_x = np.log1p(x * (pre.target_sum_ / totals)[:, None])[:, counts_adata.var_names.get_indexer(pre.genes_)]
+    expected = (log_x - pre.min_) / np.where(pre.max_ > pre.min_, pre.max_ - pre.min_, 1)
+    np.testing.assert_allclose(fitted, np.clip(expected, 0, 1), rtol=1e-4, atol=1e-6)
+
+
+def test_minibatches_cover_every_row_once_per_epoch_and_reshuffle(counts_file):
+    backed = ad.read_h5ad(counts_file, backed="r")
+    pre = Preprocessor().fit(backed)
+    rows = np.arange(0, 120, 2)
+    batches = MinibatchSequence(backed, pre, rows, batch_size=16, shuffle=True, seed=0)
+    assert len(batches) == 4
+    first = np.concatenate([batches.order[i * 16:(i + 1) * 16] for i in range(len(batches))])
+    assert sorted(first) == list(rows)
+    batches.on_epoch_end()
+    assert sorted(batches.order) == list(rows) and not np.array_equal(batches.order, first)
+    assert sum(len(batches[i]) for i in range(len(batches))) == 60
+
+
+def test_training_from_disk_agrees_with_in_memory(counts_file, counts_adata):
+    fit = {"epochs": 30, "batch_size": 16, "seed": 0, "verbose": 0}
+    memory = DiffVAE(8, (32, 16)).fit(counts_adata, **fit)
+    disk = DiffVAE(8, (32, 16)).fit(str(counts_file), **fit)
+    assert disk.preprocessor_.genes_ == memory.preprocessor_.genes_
+    # the same cells, split the same way; only the batch order differs
+    for column in ("loss", "val_loss"):
+        a, b = memory.history_[column].iloc[-5:].mean(), disk.history_[column].iloc[-5:].mean()
+        print(f"{column}: in memory {a:.2f}, from disk {b:.2f}")
+        assert b == pytest.approx(a, rel=0.05)
+    latent = disk.transform(ad.read_h5ad(counts_file, backed="r"))
+    np.testing.assert_allclose(latent, disk.transform(counts_adata), rtol=1e-5, atol=1e-6)
+    assert latent.shape == (120, 8)
+
+
+def test_bad_files_and_options_are_refused(tmp_path, counts_file):
+    with pytest.raises(InputError, match="no such file"):
+        DiffVAE(4).fit(str(tmp_path / "missing.h5ad"), epochs=1, verbose=0)
+    (tmp_path / "broken.h5ad").write_text("not hdf5")
+    with pytest.raises(InputError, match="not a readable .h5ad"):
+        DiffVAE(4).fit(str(tmp_path / "broken.h5ad"), epochs=1, verbose=0)
+    with pytest.raises(InputError, match="only .h5ad files"):
+        DiffVAE(4).fit(str(tmp_path / "counts.csv"), epochs=1, verbose=0)
+    with pytest.raises(InputError, match="layer= is not read"):
+        DiffVAE(4).fit(str(counts_file), layer="counts", epochs=1, verbose=0)
+    with pytest.raises(InputError, match="PCA reads the data into memory"):
+        PCA(4).fit(str(counts_file))
