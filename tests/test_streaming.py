@@ -110,3 +110,21 @@ def test_bad_files_and_options_are_refused(tmp_path, counts_file):
         DiffVAE(4).fit(str(counts_file), layer="counts", epochs=1, verbose=0)
     with pytest.raises(InputError, match="PCA reads the data into memory"):
         PCA(4).fit(str(counts_file))
+
+
+def test_row_reader_reads_csr_and_dense_files_and_refuses_csc(tmp_path, counts_adata):
+    from diffvae.streaming import RowReader
+
+    dense = counts_adata.copy()
+    dense.X = dense.X.toarray()
+    for name, adata in (("csr", counts_adata), ("dense", dense)):
+        adata.write_h5ad(tmp_path / f"{name}.h5ad")
+        reader = RowReader(ad.read_h5ad(tmp_path / f"{name}.h5ad", backed="r"))
+        got = reader.rows(17, 45)
+        np.testing.assert_array_equal(got.toarray() if sp.issparse(got) else got,
+                                      counts_adata.X[17:45].toarray())
+    csc = counts_adata.copy()
+    csc.X = sp.csc_matrix(csc.X)
+    csc.write_h5ad(tmp_path / "csc.h5ad")
+    with pytest.raises(InputError, match="stored by columns"):
+        DiffVAE(4).fit(str(tmp_path / "csc.h5ad"), epochs=1, verbose=0)
