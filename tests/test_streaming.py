@@ -128,3 +128,17 @@ def test_row_reader_reads_csr_and_dense_files_and_refuses_csc(tmp_path, counts_a
     csc.write_h5ad(tmp_path / "csc.h5ad")
     with pytest.raises(InputError, match="stored by columns"):
         DiffVAE(4).fit(str(tmp_path / "csc.h5ad"), epochs=1, verbose=0)
+
+
+def test_train_command_from_disk(tmp_path, counts_file, counts_adata):
+    from diffvae.cli import train
+
+    out = tmp_path / "out"
+    args = ["--data", str(counts_file), "--backed", "--latent-dim", "4", "--hidden-dims", "16",
+            "--epochs", "3", "--batch-size", "32", "--out", str(out), "--quiet"]
+    assert train.main(args) == 0
+    stored = ad.read_h5ad(out / "latent.h5ad")
+    assert stored.n_vars == 0 and list(stored.obs_names) == list(counts_adata.obs_names)
+    model = DiffVAE.load(out / "diffvae")
+    np.testing.assert_allclose(stored.obsm["X_diffvae"], model.transform(counts_adata), rtol=1e-5, atol=1e-6)
+    assert train.main(["--dataset", "synthetic", "--backed", "--out", str(out)]) == 2

@@ -4,6 +4,10 @@ Writes to ``--out``: the model bundle (``<model-name>/``), the training history 
 and loss curves (``loss.png``), and the latent representation (``latent.h5ad`` with
 ``obsm["X_<model>"]``, and ``latent.csv``).
 
+``--backed`` trains from an .h5ad on disk without loading it (anndata's backed mode: minibatches
+are read and scaled on the fly; for data larger than memory); ``latent.h5ad`` then holds the
+cells' obs and the representation, not the expression.
+
 Example::
 
     diffvae train --dataset pbmc68k_reduced --out results/pbmc68k_reduced
@@ -13,11 +17,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import anndata as ad
 import pandas as pd
 
 from .. import defaults
 from .._progress import step
 from .._checks import fraction, optional, positive_int, positive_ints, positive_number
+from ..errors import InputError
+from ..io import open_h5ad
 from ..models import MODELS, LatentModel, get_model
 from .common import (add_data_arguments, command, load_input, new_parser, parse_args, save_figure,
                      write_csv, write_h5ad)
@@ -43,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keep this many highly variable genes (default: all)")
     parser.add_argument("--model-name", "--model_name", dest="model_name",
                         help="name of the saved bundle inside --out (default: the model type)")
+    parser.add_argument("--backed", action="store_true",
+                        help="train from the .h5ad on disk, minibatch by minibatch, without "
+                        "loading it (data larger than memory)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -88,7 +98,14 @@ def plot_history(history: pd.DataFrame):
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
     check_options(args)
-    adata = load_input(args)
+    if args.backed:
+        if args.data is None or Path(args.data).suffix != ".h5ad" or args.genes or args.layer:
+            raise InputError("--backed reads X of an .h5ad file: pass --data FILE.h5ad "
+                             "(without --genes or --layer)")
+        with step(f"opening {args.data} (backed)"):
+            adata = open_h5ad(args.data)
+    else:
+        adata = load_input(args)
     model = make_model(args)
     with step(f"training {type(model).__name__}"):
         model.fit(adata, epochs=args.epochs, batch_size=args.batch_size,
@@ -97,7 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out
     bundle = out / (args.model_name or args.model)
     model.save(bundle, overwrite=True)
-    latent = model.transform(adata, layer=args.layer, key_added=True)
+    if args.backed:  # the expression stays in its file
+        latent = model.transform(adata)
+        adata = ad.AnnData(obs=adata.obs.copy())
+        model._store(adata, latent, True)
+    else:
+        latent = model.transform(adata, layer=args.layer, key_added=True)
     write_h5ad(adata, out / "latent.h5ad")
     columns = [f"{args.model}_{i + 1}" for i in range(latent.shape[1])]
     write_csv(pd.DataFrame(latent, index=adata.obs_names, columns=columns), out / "latent.csv")
