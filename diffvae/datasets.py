@@ -405,7 +405,7 @@ def synthetic(n_cells: int = 2000, n_genes: int = 500, n_branches: int = 3, *, s
 
 
 def write_synthetic(path: str | os.PathLike, n_cells: int, n_genes: int = 2000,
-                    n_branches: int = 3, *, chunk_size: int = 50_000, seed: int = 0,
+                    n_branches: int = 3, *, chunk_size: int = 10_000, seed: int = 0,
                     log_mean_offset: float = -3.0) -> Path:
     """Write SYNTHETIC counts of :func:`synthetic`'s model to an .h5ad (sparse X) in chunks of
     cells, for scaling runs: memory holds one chunk, whatever ``n_cells`` is. Every chunk shares
