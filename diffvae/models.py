@@ -18,6 +18,7 @@ from ._checks import (check_training, choice, fraction, optional, positive_int, 
                       positive_number)
 from ._progress import keras_verbose
 from .base import BaseEstimator, fit_network, read_arrays
+from .distributed import process_shard
 from .errors import InputError
 from .io import as_anndata, open_h5ad
 from .preprocessing import Preprocessor, row_blocks
@@ -192,6 +193,7 @@ class _NeuralModel(LatentModel):
             batches = {}
         else:
             train_rows, valid_rows = split_rows(len(scaled), validation_split, seed)
+            train_rows, valid_rows, batch_size = _this_process(train_rows, valid_rows, batch_size)
             train, valid = scaled[train_rows], (scaled[valid_rows],)
             batches = {"batch_size": batch_size, "shuffle": True}
         if seed is not None:
@@ -393,6 +395,23 @@ def split_rows(n_cells: int, validation_split: float, seed: int | None):
             "at least 2 training cells and 1 validation cell are needed")
     order = np.random.default_rng(seed).permutation(n_cells)
     return order[n_valid:], order[:n_valid]
+
+
+def _this_process(train_rows: np.ndarray, valid_rows: np.ndarray, batch_size: int):
+    """The rows and per-process batch size of this process when training data-parallel over
+    several processes (:mod:`diffvae.distributed`): every process takes an equal share of each
+    split, and ``batch_size`` stays the global batch."""
+    index, count = process_shard()
+    if count == 1:
+        return train_rows, valid_rows, batch_size
+    if batch_size % count:
+        raise InputError(f"batch_size {batch_size} must split evenly over {count} processes")
+    import keras
+
+    keras.distribution.distribution().auto_shard_dataset = False  # each process reads its own
+    train_rows = train_rows[:len(train_rows) // count * count][index::count]
+    valid_rows = valid_rows[:len(valid_rows) // count * count][index::count]
+    return train_rows, valid_rows, batch_size // count
 
 
 def _no_layer(layer: str | None) -> None:

@@ -201,6 +201,7 @@ def command(command_name: str) -> Callable:
             except (InputError, FileNotFoundError, FileExistsError) as exc:
                 print(f"diffvae {command_name}: error: {exc}", file=sys.stderr)
                 return 2
+            written = [path for path in written if path.exists()]  # not scratch files
             if status == 0 and written:
                 write_manifest(command_name, sys.argv[1:] if argv is None else list(argv), written)
             return status

@@ -4,6 +4,10 @@ Writes to ``--out``: the model bundle (``<model-name>/``), the training history 
 and loss curves (``loss.png``), and the latent representation (``latent.h5ad`` with
 ``obsm["X_<model>"]``, and ``latent.csv``).
 
+``--data-parallel`` trains on every device of every process that ``KERAS_DISTRIBUTION_*``
+variables join (Keras's ``DataParallel`` on the JAX backend; see the README, "Training on more
+than one machine"); ``--batch-size`` stays the global batch and only process 0 writes outputs.
+
 ``--backed`` trains from an .h5ad on disk without loading it (anndata's backed mode: minibatches
 are read and scaled on the fly; for data larger than memory); ``latent.h5ad`` then holds the
 cells' obs and the representation, not the expression.
@@ -15,6 +19,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import tempfile
 from pathlib import Path
 
 import anndata as ad
@@ -23,6 +28,7 @@ import pandas as pd
 from .. import defaults
 from .._progress import step
 from .._checks import fraction, optional, positive_int, positive_ints, positive_number
+from ..distributed import data_parallel, process_shard
 from ..errors import InputError
 from ..io import open_h5ad
 from ..models import MODELS, LatentModel, get_model
@@ -53,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backed", action="store_true",
                         help="train from the .h5ad on disk, minibatch by minibatch, without "
                         "loading it (data larger than memory)")
+    parser.add_argument("--data-parallel", action="store_true",
+                        help="train data-parallel over all devices and processes (JAX backend; "
+                        "processes joined by the KERAS_DISTRIBUTION_* variables)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -98,6 +107,9 @@ def plot_history(history: pd.DataFrame):
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
     check_options(args)
+    if args.data_parallel:  # first: the processes join before any computation
+        with step("joining the data-parallel processes"):
+            data_parallel()
     if args.backed:
         if args.data is None or Path(args.data).suffix != ".h5ad" or args.genes or args.layer:
             raise InputError("--backed reads X of an .h5ad file: pass --data FILE.h5ad "
@@ -111,7 +123,16 @@ def main(argv: list[str] | None = None) -> int:
         model.fit(adata, epochs=args.epochs, batch_size=args.batch_size,
                   learning_rate=args.learning_rate, validation_split=args.validation_split,
                   seed=args.seed, verbose=0 if args.quiet else "auto", layer=args.layer)
-    out: Path = args.out
+    if process_shard()[0] == 0:
+        write_outputs(args, model, adata, args.out)
+    else:  # the same steps as process 0, so that all finish together, written nowhere
+        with tempfile.TemporaryDirectory() as scratch:
+            write_outputs(args, model, adata, Path(scratch))
+    return 0
+
+
+def write_outputs(args: argparse.Namespace, model: LatentModel, adata: ad.AnnData, out: Path) -> None:
+    """The bundle, the representation (h5ad and CSV), the history and its figure."""
     bundle = out / (args.model_name or args.model)
     model.save(bundle, overwrite=True)
     if args.backed:  # the expression stays in its file
@@ -132,7 +153,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"final loss {last['loss']:.3f}"
               + (f", validation loss {last['val_loss']:.3f}" if "val_loss" in last else ""))
     print("wrote " + ", ".join(str(p) for p in written))
-    return 0
 
 
 if __name__ == "__main__":
