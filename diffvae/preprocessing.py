@@ -22,8 +22,9 @@ from .errors import InputError, NotFittedError
 CHUNK_SIZE = 8192
 
 
-def check_expression(adata: ad.AnnData, source: str = "data") -> None:
-    """Refuse matrices the models cannot use, naming the first offending cell and gene."""
+def check_expression(adata: ad.AnnData, source: str = "data", *, has_raw: bool | None = None) -> None:
+    """Refuse matrices the models cannot use, naming the first offending cell and gene.
+    ``has_raw``: whether the user's AnnData has ``.raw`` (default: ``adata``'s), for the hint."""
     if adata.n_obs == 0 or adata.n_vars == 0:
         raise InputError(f"{source}: empty matrix (shape {adata.n_obs} x {adata.n_vars})")
     names = adata.var_names
@@ -41,8 +42,10 @@ def check_expression(adata: ad.AnnData, source: str = "data") -> None:
     negative = values < 0
     if negative.any():
         cell, gene = _locate(adata, negative)
+        if has_raw is None:
+            has_raw = getattr(adata, "raw", None) is not None
         hint = ("; the counts or log-normalised values are in adata.raw: pass "
-                "adata.raw.to_adata()" if getattr(adata, "raw", None) is not None else "")
+                "adata.raw.to_adata()" if has_raw else "")
         raise InputError(
             f"{source}: negative value {values[negative].flat[0]:.4g} at cell {cell!r}, gene "
             f"{gene!r}; expected raw counts or log-normalised expression (not z-scores, such "
@@ -102,8 +105,9 @@ class Preprocessor:
         """
         # pass 1: checks, the kind of data (counts are whole numbers, some above 1), library sizes
         totals, whole, above_one = [], True, False
+        has_raw = getattr(adata, "raw", None) is not None
         for block in row_blocks(adata, chunk_size):
-            check_expression(block)
+            check_expression(block, has_raw=has_raw)
             values = block.X.data if sp.issparse(block.X) else np.asarray(block.X)
             whole = whole and bool(np.all(values == np.round(values)))
             above_one = above_one or bool(values.size and values.max() > 1)
