@@ -176,6 +176,9 @@ def test_tsne_is_seeded_and_keeps_separated_groups(method, rng):
     assert analysis.ari(truth, analysis.kmeans(a, 3)) == 1.0
     with pytest.warns(UserWarning, match="perplexity"):
         analysis.tsne(x[:30], perplexity=30, method=method)
+    for bad in (-5, 0, float("nan")):
+        with pytest.raises(InputError, match="perplexity must be positive"):
+            analysis.tsne(x, perplexity=bad, method=method)
 
 
 def test_shipped_marker_sets_fit_their_datasets(data_dir, paul15):

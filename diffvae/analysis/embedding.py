@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 
 from .. import defaults
+from .._checks import positive_number
 from ..errors import InputError
 
 METHODS = ("opentsne", "sklearn")
@@ -30,6 +31,7 @@ def tsne(latent: np.ndarray, *, perplexity: float = defaults.PERPLEXITY, seed: i
         raise InputError(f"t-SNE init must be 'pca' or 'random', got {init!r}")
     if method not in METHODS:
         raise InputError(f"unknown t-SNE method {method!r}; choose from {METHODS}")
+    positive_number("perplexity", perplexity)
     limit = (len(latent) - 1) / 3
     if perplexity > limit:
         warnings.warn(f"perplexity {perplexity} is too large for {len(latent)} cells; using {limit:.1f}")
