@@ -183,17 +183,17 @@ class _NeuralModel(LatentModel):
         self._check_params()
         check_training(epochs, learning_rate, batch_size)
         fraction("validation_split", validation_split)
-        scaled = self._fit_preprocessor(data, layer)
-        if scaled is None:  # on disk
-            backed = open_h5ad(data)
-            train_rows, valid_rows = split_rows(backed.n_obs, validation_split, seed)
+        backed = open_h5ad(data)  # opened once, here; None for data in memory
+        scaled = self._fit_preprocessor(data if backed is None else backed, layer)
+        n_cells = len(scaled) if backed is None else backed.n_obs
+        train_rows, valid_rows = split_rows(n_cells, validation_split, seed)
+        train_rows, valid_rows, batch_size = _this_process(train_rows, valid_rows, batch_size)
+        if backed is not None:  # minibatches read from disk as training goes
             train = MinibatchSequence(backed, self.preprocessor_, train_rows, batch_size,
                                       shuffle=True, seed=seed)
             valid = MinibatchSequence(backed, self.preprocessor_, valid_rows, batch_size)
             batches = {}
         else:
-            train_rows, valid_rows = split_rows(len(scaled), validation_split, seed)
-            train_rows, valid_rows, batch_size = _this_process(train_rows, valid_rows, batch_size)
             train, valid = scaled[train_rows], (scaled[valid_rows],)
             batches = {"batch_size": batch_size, "shuffle": True}
         if seed is not None:
