@@ -4,12 +4,15 @@ Writes SYNTHETIC sparse count .h5ad files (2,000 genes, about 90 % zeros) in chu
 (the writer holds one chunk), then for each size, in its own process so that its peak resident
 memory is its own: DiffVAE (the paper's settings, batch 128) trained for ``--epochs`` from the
 backed file (preprocessing statistics from passes over blocks, minibatches read on the fly),
-then ``transform`` of every cell from disk. Prints training cells/s and s/epoch (the first
-epoch includes XLA compilation, so the last epoch is reported when there are several), transform
-cells/s, and peak RSS; with scvi-tools installed (the optional ``bench`` extra), scVI's cells/s
-and peak RSS on the same file, in the same run, and says so when it is absent.
+then ``transform`` of every cell from disk; and, in another process, the whole ``diffvae
+identify --backed`` command on the file (``--identify-epochs`` of training, k-means with k = 3
+branches, marker genes named in a small CSV so that the streamed marker pass runs). Prints
+training cells/s and s/epoch (the first epoch includes XLA compilation, so the last epoch is
+reported when there are several), transform cells/s, peak RSS, identify's wall time and peak
+RSS; with scvi-tools installed (the optional ``bench`` extra), scVI's cells/s and peak RSS on the
+same file, in the same run, and says so when it is absent.
 
-Not yet measured here: ``identify`` at scale and Graph-DiffVAE on a million cells (issue 13).
+Not yet measured here: Graph-DiffVAE on a million cells (issue 13).
 
     python benchmarks/scale.py [--sizes 100000 300000 1000000] [--epochs 1] [--quick]
 """
@@ -60,6 +63,23 @@ def diffvae_worker(path: str, epochs: int) -> dict:
             "transform_cells_per_s": len(latent) / transform_seconds, "peak_rss_gib": peak_rss_gib()}
 
 
+def identify_worker(path: str, epochs: int) -> dict:
+    from diffvae.cli import identify
+
+    with tempfile.TemporaryDirectory() as out:
+        markers = Path(out) / "markers.csv"  # SYNTHETIC genes: any named genes exercise the pass
+        markers.write_text("cell_type,gene\n" + "".join(f"type_{i % 3},gene_{i}\n" for i in range(15)))
+        start = time.perf_counter()
+        status = identify.main(["--data", path, "--backed", "--epochs", str(epochs), "--label-key",
+                                "celltype", "--markers", str(markers), "--out", f"{out}/result",
+                                "--quiet"])
+        seconds = time.perf_counter() - start
+        if status:
+            raise SystemExit(f"identify exited with {status}")
+        ari = json.loads(Path(f"{out}/result/metrics.json").read_text())["ari"]
+    return {"identify_s": seconds, "ari": ari, "peak_rss_gib": peak_rss_gib()}
+
+
 def scvi_worker(path: str, epochs: int) -> dict:
     import anndata as ad
     import scvi
@@ -99,6 +119,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--genes", type=int, default=2000)
+    parser.add_argument("--identify-epochs", type=int, default=2,
+                        help="training epochs inside the identify run (default 2)")
     parser.add_argument("--quick", action="store_true", help="one small size (5,000 cells)")
     parser.add_argument("--dir", type=Path, help="where to write the .h5ad files (default: a "
                         "temporary folder, removed at the end)")
@@ -107,8 +129,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         kind, path = args.worker
+        workers = {"diffvae": diffvae_worker, "identify": identify_worker, "scvi": scvi_worker}
         result = (write_worker(path, args.cells, args.genes) if kind == "write" else
-                  (diffvae_worker if kind == "diffvae" else scvi_worker)(path, args.epochs))
+                  workers[kind](path, args.epochs))
         print(json.dumps(result))
         return
     sizes = [5000] if args.quick else args.sizes
@@ -119,7 +142,8 @@ def main() -> None:
         folder = args.dir or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
         print(f"{'cells':>9}{'write s':>9}{'s/epoch':>9}{'train cells/s':>15}"
-              f"{'transform cells/s':>19}{'peak GiB':>10}   scVI cells/s, peak GiB")
+              f"{'transform cells/s':>19}{'peak GiB':>10}{'identify s':>12}{'peak GiB':>10}"
+              "   scVI cells/s, peak GiB")
         for n in sizes:
             path = folder / f"synthetic_{n}x{args.genes}.h5ad"
             written = 0.0
@@ -135,6 +159,9 @@ def main() -> None:
                 continue
             line = (f"{n:>9}{written:>9.0f}{r['epoch_s']:>9.1f}{r['train_cells_per_s']:>15.0f}"
                     f"{r['transform_cells_per_s']:>19.0f}{r['peak_rss_gib']:>10.2f}")
+            i = in_process("identify", path, "--epochs", str(args.identify_epochs))
+            line += ("   identify failed: " + i if isinstance(i, str)
+                     else f"{i['identify_s']:>12.0f}{i['peak_rss_gib']:>10.2f}")
             if has_scvi:
                 s = in_process("scvi", path, "--epochs", str(args.epochs))
                 line += ("   failed: " + s if isinstance(s, str)

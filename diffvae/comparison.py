@@ -17,8 +17,9 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from . import defaults
-from .analysis import ari, dbscan, kmeans, nmi, tsne
-from .defaults import CLUSTERERS, SPACES
+from .analysis import ari, dbscan, nmi, tsne
+from .analysis.clustering import cluster
+from .defaults import CLUSTERERS, PAPER_CLUSTERERS, SPACES
 from .models import get_model
 
 
@@ -27,8 +28,8 @@ def cluster_and_score(latent: np.ndarray, labels: np.ndarray, seeds: list[int], 
     """Every space x clusterer for repetitions with ``seeds`` on one representation.
 
     With ``tsne_init="pca"`` the t-SNE hardly depends on its seed, so it is computed once (with
-    the first seed) and the repetitions vary the k-means seed; with ``"random"`` every repetition
-    gets its own t-SNE. DBSCAN is deterministic: computed once per embedding.
+    the first seed) and the repetitions vary the k-means (and Leiden) seed; with ``"random"``
+    every repetition gets its own t-SNE. DBSCAN is deterministic: computed once per embedding.
     """
     rows = []
     embedding, dbscan_labels = None, {}
@@ -42,12 +43,12 @@ def cluster_and_score(latent: np.ndarray, labels: np.ndarray, seeds: list[int], 
                     dbscan_labels.pop(space, None)
                 x = embedding
             for clusterer in clusterers:
-                if clusterer == "kmeans":
-                    found = kmeans(x, n_clusters, seed=seed)
-                else:
+                if clusterer == "dbscan":
                     if space not in dbscan_labels:
                         dbscan_labels[space] = dbscan(x)
                     found = dbscan_labels[space]
+                else:
+                    found = cluster(x, clusterer, n_clusters=n_clusters, seed=seed)
                 rows.append({"seed": seed, "space": space, "clusterer": clusterer,
                              "ari": ari(labels, found), "nmi": nmi(labels, found),
                              "n_clusters": len(set(found.tolist()) - {-1})})
@@ -79,7 +80,7 @@ def scanpy_leiden(adata, labels: np.ndarray, *, seed: int, n_top_genes: int | No
 
 
 def run_protocol(adata, labels, *, models=("diffvae", "vae", "ae", "pca"),
-                 latent_dims=defaults.BENCHMARK_LATENT_DIMS, clusterers=CLUSTERERS, spaces=SPACES,
+                 latent_dims=defaults.BENCHMARK_LATENT_DIMS, clusterers=PAPER_CLUSTERERS, spaces=SPACES,
                  repetitions: int = defaults.BENCHMARK_REPETITIONS, retrain: bool = False,
                  epochs: int = defaults.EPOCHS, seed: int = 0, tsne_init: str = "pca", n_jobs: int = -1,
                  scanpy_row: bool = True, progress: bool = True) -> pd.DataFrame:
@@ -142,7 +143,7 @@ def paper_layout(summary: pd.DataFrame) -> pd.DataFrame:
         row=summary["model"] + " (m=" + summary["latent_dim"].astype(str) + ")",
         column=summary["clusterer"] + " / " + summary["space"],
         value=[f"{m:.3f} ± {s:.3f}" for m, s in zip(summary["ari_mean"], summary["ari_std"].fillna(0))])
-    order = [f"{c} / {s}" for c in (*CLUSTERERS, "leiden") for s in (*SPACES, "pca+knn")]
+    order = [f"{c} / {s}" for c in CLUSTERERS for s in (*SPACES, "pca+knn")]
     table = cells.pivot(index="row", columns="column", values="value")
     table = table.reindex(index=list(dict.fromkeys(cells["row"])),
                           columns=[c for c in order if c in table.columns])

@@ -44,5 +44,12 @@ GRAPH_LEARNING_RATE = 1e-4
 GRAPH_K = 1                     # each cell to its most correlated cell
 
 # clustering: the analysis's choices, in the order the command lines list them
-CLUSTERERS = ("kmeans", "dbscan")
+CLUSTERERS = ("kmeans", "dbscan", "leiden")
+PAPER_CLUSTERERS = ("kmeans", "dbscan")  # the paper's two (Table 2's columns)
 SPACES = ("latent", "tsne")     # mu itself or its 2-D t-SNE (the paper clusters the t-SNE)
+LEIDEN_RESOLUTION = 1.0         # scanpy's default
+N_NEIGHBORS = 15                # the kNN graph Leiden cuts (scanpy's default)
+
+# identification at scale: above these numbers of cells a step changes method (README, "Scale")
+TSNE_MAX_CELLS = 100_000        # t-SNE of a seeded random sample of this many cells (figure only)
+EXACT_CLUSTERING_MAX_CELLS = 100_000  # above: k-means by minibatches; DBSCAN refused

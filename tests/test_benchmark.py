@@ -69,3 +69,11 @@ def test_same_seed_gives_identical_tables(tmp_path, data_dir):
     summary = (tmp_path / "a" / "summary.md").read_text()
     assert "diffvae (m=20)" in summary and "scanpy (m=50)" in summary
     assert (tmp_path / "a" / "ari.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_protocol_clusters_with_leiden_when_asked(separable):
+    latent, labels = separable
+    rows = comparison.cluster_and_score(latent, labels, [0, 1], spaces=["latent"],
+                                        clusterers=["leiden", "kmeans"], n_clusters=4)
+    assert [r["clusterer"] for r in rows] == ["leiden", "kmeans"] * 2
+    assert all(r["ari"] == 1.0 and r["n_clusters"] == 4 for r in rows)

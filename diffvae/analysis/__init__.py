@@ -1,7 +1,7 @@
 """The paper's analysis pipeline, one function per step, for any latent matrix.
 
 Works on DiffVAE's mu, a baseline's representation, Graph-DiffVAE's node features or any
-``adata.obsm`` entry: t-SNE (:func:`tsne`), clustering (:func:`kmeans`, :func:`dbscan`), agreement
+``adata.obsm`` entry: t-SNE (:func:`tsne`), clustering (:func:`kmeans`, :func:`dbscan`, :func:`leiden`), agreement
 with reference labels (:func:`ari`, :func:`nmi`, :func:`overlap`, :func:`confusion_table`) and
 without them (:func:`silhouette`), the
 latent dimensions that encode each cluster (:func:`dimension_scores`, :func:`top_dimensions`),
@@ -9,7 +9,7 @@ high-weight genes (:func:`high_weight_genes`, :func:`cluster_genes`), and the ma
 clusters to cell types by marker genes (:func:`load_markers`, :func:`score_clusters`,
 :func:`map_clusters`). Figures are in :mod:`diffvae.analysis.plots`.
 """
-from .clustering import NOISE, auto_eps, dbscan, kmeans
+from .clustering import NOISE, auto_eps, dbscan, kmeans, leiden
 from .embedding import tsne
 from .genes import cluster_genes, high_weight_genes
 from .latent_dims import dimension_scores, extreme_cells, top_dimensions
@@ -18,5 +18,5 @@ from .metrics import ari, confusion_table, majority_mapping, nmi, overlap, silho
 
 __all__ = ["MARKER_SETS", "NOISE", "UNKNOWN", "ari", "auto_eps", "cluster_genes",
            "confusion_table", "dbscan", "dimension_scores", "extreme_cells", "high_weight_genes",
-           "kmeans", "load_markers", "majority_mapping", "map_clusters", "nmi", "overlap",
+           "kmeans", "leiden", "load_markers", "majority_mapping", "map_clusters", "nmi", "overlap",
            "score_clusters", "silhouette", "top_dimensions", "tsne"]

@@ -1,22 +1,75 @@
-"""Clustering of a representation: k-means with a given k, DBSCAN with a given or automatic eps."""
+"""Clustering of a representation: k-means with a given k, DBSCAN with a given or automatic eps,
+Leiden on a k-nearest-neighbour graph (scanpy's).
+
+Cost with the number of cells N: k-means is linear (above
+:data:`~diffvae.defaults.EXACT_CLUSTERING_MAX_CELLS` cells it runs on minibatches); Leiden's
+neighbour search is approximate (pynndescent) above a few thousand cells, about N log N; DBSCAN
+needs exact neighbours of every cell and is refused above that size.
+"""
 from __future__ import annotations
 
 import numpy as np
 
+from .. import defaults
+from .._checks import positive_number
+from ..defaults import CLUSTERERS
 from ..errors import InputError
 
 #: the label DBSCAN gives to cells that belong to no cluster
 NOISE = -1
 
 
+def cluster(x: np.ndarray, clusterer: str, *, n_clusters: int | None = None,
+            eps: float | None = None, min_samples: int = 5,
+            resolution: float = defaults.LEIDEN_RESOLUTION, seed: int | None = 0) -> np.ndarray:
+    """Labels of the cells (rows of ``x``) by ``clusterer``: "kmeans" (needs ``n_clusters``),
+    "dbscan" (``eps``, ``min_samples``) or "leiden" (``resolution``)."""
+    if clusterer == "kmeans":
+        return kmeans(x, n_clusters, seed=seed)
+    if clusterer == "dbscan":
+        return dbscan(x, eps=eps, min_samples=min_samples)
+    if clusterer == "leiden":
+        return leiden(x, resolution=resolution, seed=seed)
+    raise InputError(f"clusterer must be one of {CLUSTERERS}, got {clusterer!r}")
+
+
 def kmeans(x: np.ndarray, n_clusters: int, *, seed: int | None = 0, n_init: int = 10) -> np.ndarray:
-    """k-means labels 0 .. n_clusters - 1 (scikit-learn, ``n_init`` restarts)."""
-    from sklearn.cluster import KMeans
+    """k-means labels 0 .. n_clusters - 1 (scikit-learn, ``n_init`` restarts).
+
+    Above :data:`~diffvae.defaults.EXACT_CLUSTERING_MAX_CELLS` cells, scikit-learn's
+    MiniBatchKMeans (batches of 4,096 cells, 3 restarts): each step then costs a batch, not a
+    pass over all cells.
+    """
+    from sklearn.cluster import KMeans, MiniBatchKMeans
 
     x = np.asarray(x)
-    if not 1 <= n_clusters <= len(x):
+    if n_clusters is None or not 1 <= n_clusters <= len(x):
         raise InputError(f"n_clusters must be between 1 and the number of cells ({len(x)}), got {n_clusters}")
+    if len(x) > defaults.EXACT_CLUSTERING_MAX_CELLS:
+        return MiniBatchKMeans(n_clusters=n_clusters, batch_size=4096, n_init=3,
+                               random_state=seed).fit_predict(x)
     return KMeans(n_clusters=n_clusters, n_init=n_init, random_state=seed).fit_predict(x)
+
+
+def leiden(x: np.ndarray, *, resolution: float = defaults.LEIDEN_RESOLUTION,
+           n_neighbors: int = defaults.N_NEIGHBORS, seed: int | None = 0) -> np.ndarray:
+    """Leiden communities (0, 1, ...) of the ``n_neighbors``-nearest-neighbour graph of ``x``,
+    as scanpy builds and cuts it (``sc.pp.neighbors`` on ``x``, ``sc.tl.leiden`` with igraph)."""
+    import anndata as ad
+    import pandas as pd
+    import scanpy as sc
+
+    x = np.asarray(x, dtype=np.float32)
+    positive_number("resolution", resolution)
+    if x.ndim != 2 or len(x) <= n_neighbors:
+        raise InputError(f"Leiden on a {n_neighbors}-neighbour graph needs more than {n_neighbors} "
+                         f"cells, got shape {x.shape}")
+    data = ad.AnnData(obs=pd.DataFrame(index=np.arange(len(x)).astype(str)))
+    data.obsm["X_rep"] = x
+    sc.pp.neighbors(data, n_neighbors=n_neighbors, use_rep="X_rep", random_state=seed or 0)
+    sc.tl.leiden(data, resolution=resolution, flavor="igraph", n_iterations=2, directed=False,
+                 random_state=seed or 0)
+    return data.obs["leiden"].astype(int).to_numpy()
 
 
 def auto_eps(x: np.ndarray, min_samples: int = 5) -> float:
@@ -44,6 +97,10 @@ def dbscan(x: np.ndarray, *, eps: float | None = None, min_samples: int = 5) -> 
     """DBSCAN labels (0, 1, ... and :data:`NOISE` for unclustered cells); ``eps=None``: :func:`auto_eps`."""
     from sklearn.cluster import DBSCAN
 
+    if len(x) > defaults.EXACT_CLUSTERING_MAX_CELLS:
+        raise InputError(f"DBSCAN needs the exact neighbours of every cell and is not offered above "
+                         f"{defaults.EXACT_CLUSTERING_MAX_CELLS:,} cells (got {len(x):,}); use "
+                         "k-means or Leiden")
     if eps is None:
         eps = auto_eps(x, min_samples)
     elif eps <= 0:

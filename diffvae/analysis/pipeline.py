@@ -1,8 +1,14 @@
 """The paper's identification pipeline (Fig. 1) as one call on a fitted model.
 
-expression -> mu -> 2-D t-SNE -> clusters (k-means or DBSCAN, on the t-SNE as the paper does, or
-on mu) -> latent dimensions per cluster -> high-weight genes -> cluster to cell type by marker
-genes -> agreement with reference labels, when there are any.
+expression -> mu -> 2-D t-SNE -> clusters (k-means, DBSCAN or Leiden, on the t-SNE as the paper
+does, or on mu) -> latent dimensions per cluster -> high-weight genes -> cluster to cell type by
+marker genes -> agreement with reference labels, when there are any.
+
+The data may be an AnnData in memory or on disk (``backed="r"``, or an .h5ad path): every step
+holds at most the N x m representation and the N x (marker genes) expression, never N x genes.
+Above :data:`~diffvae.defaults.TSNE_MAX_CELLS` cells the t-SNE embeds a seeded random sample (for
+the figure) and clusters are found on mu; k-means and DBSCAN change as
+:mod:`~diffvae.analysis.clustering` says.
 """
 from __future__ import annotations
 
@@ -18,12 +24,19 @@ from .. import defaults
 from .._progress import step
 from ..defaults import CLUSTERERS, SPACES
 from ..errors import InputError
+from ..io import as_anndata, open_h5ad
+from ..preprocessing import row_blocks
 from . import clustering, embedding, genes, latent_dims, markers as marker_module, metrics
 
 
 @dataclass
 class Identification:
-    """Everything the pipeline computed; tables are pandas DataFrames."""
+    """Everything the pipeline computed; tables are pandas DataFrames.
+
+    ``embedding`` is the t-SNE of the cells ``embedded`` (indices; None: all cells, in order).
+    ``expression`` is the scaled expression (the model's input, cells x ``marker_genes``) of the
+    marker genes found among the model's ``genes``.
+    """
 
     latent: np.ndarray
     embedding: np.ndarray
@@ -31,8 +44,10 @@ class Identification:
     dimension_scores: pd.DataFrame
     top_dimensions: dict
     cluster_genes: pd.DataFrame
-    expression: np.ndarray
     genes: list[str]
+    embedded: np.ndarray | None = None
+    expression: np.ndarray | None = None
+    marker_genes: list[str] = field(default_factory=list)
     markers: dict[str, list[str]] = field(default_factory=dict)
     marker_scores: pd.DataFrame | None = None
     mapping: pd.DataFrame | None = None
@@ -48,30 +63,42 @@ class Identification:
         names = dict(zip(self.mapping["cluster"], self.mapping["cell_type"]))
         return {c: names.get(c, marker_module.UNKNOWN) for c in np.unique(self.clusters)}
 
+    def embedded_cells(self, values: np.ndarray | None) -> np.ndarray | None:
+        """``values`` (one per cell) for the rows of ``embedding``."""
+        if values is None or self.embedded is None:
+            return values
+        return np.asarray(values)[self.embedded]
+
     def confusion(self) -> pd.DataFrame:
         """Clusters x reference labels (needs labels)."""
         return metrics.confusion_table(self.clusters, self.labels)
 
 
 def identify_cell_types(
-    adata: ad.AnnData, model, *, labels: Sequence | None = None,
+    adata: ad.AnnData | str, model, *, labels: Sequence | None = None,
     clusterer: str = "kmeans", n_clusters: int | None = None, eps: float | None = None,
-    min_samples: int = 5, cluster_on: str = "tsne",
-    markers: str | Mapping[str, Sequence[str]] | None = None,
+    min_samples: int = 5, resolution: float = defaults.LEIDEN_RESOLUTION,
+    cluster_on: str = "tsne", markers: str | Mapping[str, Sequence[str]] | None = None,
     n_dims: int = defaults.N_TOP_DIMENSIONS, n_genes: int = defaults.N_GENES_PER_DIMENSION,
     relative: bool = False, perplexity: float = defaults.PERPLEXITY, tsne_method: str = "opentsne",
-    seed: int | None = 0, layer: str | None = None, min_score: float = 0.5,
+    tsne_max_cells: int = defaults.TSNE_MAX_CELLS, seed: int | None = 0,
+    layer: str | None = None, min_score: float = 0.5,
 ) -> Identification:
     """Run the paper's pipeline with a fitted ``model`` (DiffVAE or any :class:`~diffvae.LatentModel`).
 
-    ``n_clusters`` defaults to the number of reference types when ``labels`` are given. The paper
-    uses k-means on the t-SNE for zebrafish (k = 5) and DBSCAN for the human datasets, 10 top
-    dimensions and 3 genes per dimension for zebrafish.
+    ``adata`` may be in memory, opened with ``backed="r"`` or an .h5ad path. ``n_clusters``
+    defaults to the number of reference types when ``labels`` are given. The paper uses k-means
+    on the t-SNE for zebrafish (k = 5) and DBSCAN for the human datasets, 10 top dimensions and 3
+    genes per dimension for zebrafish. With more than ``tsne_max_cells`` cells the t-SNE embeds
+    a seeded random sample of that size (the figure) and clusters are found on mu (a warning
+    says so when ``cluster_on="tsne"``).
     """
     if clusterer not in CLUSTERERS:
         raise InputError(f"clusterer must be one of {CLUSTERERS}, got {clusterer!r}")
     if cluster_on not in SPACES:
         raise InputError(f"cluster_on must be one of {SPACES}, got {cluster_on!r}")
+    backed = open_h5ad(adata)  # a path is opened once, here
+    adata = adata if backed is None else backed
     labels = None if labels is None else np.asarray(labels).astype(str)
     if clusterer == "kmeans" and n_clusters is None:
         if labels is None:
@@ -79,30 +106,38 @@ def identify_cell_types(
         n_clusters = len(np.unique(labels))
     with step("representation (mu)"):
         latent = model.transform(adata, layer=layer)
-    with step(f"t-SNE of {latent.shape[0]} cells"):
-        tsne = embedding.tsne(latent, perplexity=perplexity, seed=seed, method=tsne_method)
-    space = tsne if cluster_on == "tsne" else latent
+    embedded = None
+    if len(latent) > tsne_max_cells:
+        embedded = np.sort(np.random.default_rng(seed).choice(len(latent), tsne_max_cells,
+                                                              replace=False))
+        if cluster_on == "tsne":
+            warnings.warn(f"{len(latent):,} cells: the t-SNE embeds a random sample of "
+                          f"{tsne_max_cells:,} (the figure), so clusters are found on mu "
+                          "(cluster_on='latent')", UserWarning, stacklevel=2)
+            cluster_on = "latent"
+    with step(f"t-SNE of {tsne_max_cells if embedded is not None else len(latent)} cells"):
+        tsne = embedding.tsne(latent if embedded is None else latent[embedded],
+                              perplexity=perplexity, seed=seed, method=tsne_method)
     with step(f"{clusterer} on {'the t-SNE' if cluster_on == 'tsne' else 'mu'}"):
-        if clusterer == "kmeans":
-            clusters = clustering.kmeans(space, n_clusters, seed=seed)
-        else:
-            clusters = clustering.dbscan(space, eps=eps, min_samples=min_samples)
+        clusters = clustering.cluster(tsne if cluster_on == "tsne" else latent, clusterer,
+                                      n_clusters=n_clusters, eps=eps, min_samples=min_samples,
+                                      resolution=resolution, seed=seed)
     with step("latent dimensions and high-weight genes of each cluster"):
         scores = latent_dims.dimension_scores(latent, clusters, relative=relative)
         top = latent_dims.top_dimensions(scores, n_dims)
-        omega = model.decoder_weights()
         gene_names = list(model.genes_)
-        per_cluster = genes.cluster_genes(top, omega, gene_names, n_genes)
-        expression = model.preprocess(adata, layer=layer)
-    result = Identification(latent, tsne, clusters, scores, top, per_cluster, expression,
-                            gene_names, labels=labels)
+        per_cluster = genes.cluster_genes(top, model.decoder_weights(), gene_names, n_genes)
+    result = Identification(latent, tsne, clusters, scores, top, per_cluster, gene_names,
+                            embedded=embedded, labels=labels)
     result.settings = {"clusterer": clusterer, "n_clusters": n_clusters, "eps": eps,
-                       "min_samples": min_samples, "cluster_on": cluster_on, "n_dims": n_dims,
-                       "n_genes": n_genes, "relative_scores": relative, "perplexity": perplexity,
-                       "tsne_method": tsne_method, "seed": seed, "min_score": min_score}
+                       "min_samples": min_samples, "resolution": resolution,
+                       "cluster_on": cluster_on, "n_dims": n_dims, "n_genes": n_genes,
+                       "relative_scores": relative, "perplexity": perplexity,
+                       "tsne_method": tsne_method, "tsne_cells": len(tsne), "seed": seed,
+                       "min_score": min_score}
     if markers is not None:
         with step("naming clusters by marker genes"):
-            _name_clusters(result, markers, per_cluster, min_score)
+            _name_clusters(result, adata, model, layer, markers, min_score)
     if labels is not None and len(np.unique(labels)) < 2:
         warnings.warn(f"the reference labels hold one type only ({labels[0]!r}): agreement scores "
                       "(ARI, overlap) would say nothing and are left out", UserWarning, stacklevel=2)
@@ -111,19 +146,32 @@ def identify_cell_types(
     return result
 
 
-def _name_clusters(result: Identification, markers, per_cluster: pd.DataFrame,
-                   min_score: float) -> None:
+def scaled_expression(model, adata: ad.AnnData, genes: Sequence[str], *,
+                      layer: str | None = None) -> np.ndarray:
+    """Cells x ``genes`` (among the model's): the model's scaled input, computed block by block
+    so that the cells x all-genes matrix never exists, for data in memory or on disk."""
+    columns = [list(model.genes_).index(g) for g in genes]
+    data = adata if adata.isbacked else as_anndata(adata, layer=layer)
+    blocks = [model.preprocess(block)[:, columns] for block in row_blocks(data)]
+    return np.concatenate(blocks) if blocks else np.zeros((0, len(columns)), np.float32)
+
+
+def _name_clusters(result: Identification, adata: ad.AnnData, model, layer: str | None,
+                   markers, min_score: float) -> None:
     result.markers = marker_module.load_markers(markers)
-    high_weight = {c: g["gene"].tolist() for c, g in per_cluster.groupby("cluster")}
-    result.marker_scores = marker_module.score_clusters(result.expression, result.genes,
-                                                        result.clusters, result.markers, high_weight)
-    if result.marker_scores["markers_found"].any():
-        result.mapping = marker_module.map_clusters(result.marker_scores, min_score=min_score)
-    else:
-        listed = [g for gs in result.markers.values() for g in gs]
+    present = set(result.genes)
+    listed = [g for gs in result.markers.values() for g in gs]
+    result.marker_genes = [g for g in dict.fromkeys(listed) if g in present]
+    if not result.marker_genes:
         warnings.warn(f"none of the {len(listed)} marker genes (for example {listed[:4]}) is "
                       f"among the data's {len(result.genes)} genes; clusters keep their numbers",
                       UserWarning, stacklevel=3)
+        return
+    result.expression = scaled_expression(model, adata, result.marker_genes, layer=layer)
+    high_weight = {c: g["gene"].tolist() for c, g in result.cluster_genes.groupby("cluster")}
+    result.marker_scores = marker_module.score_clusters(
+        result.expression, result.marker_genes, result.clusters, result.markers, high_weight)
+    result.mapping = marker_module.map_clusters(result.marker_scores, min_score=min_score)
 
 
 def _agreement(result: Identification) -> dict:

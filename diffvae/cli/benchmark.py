@@ -30,7 +30,7 @@ from .. import defaults
 from .._checks import positive_int, positive_ints
 from .._files import atomic_path
 from ..comparison import paper_layout, plot_runs, run_protocol, summarise
-from ..defaults import CLUSTERERS, SPACES
+from ..defaults import CLUSTERERS, PAPER_CLUSTERERS, SPACES
 from ..errors import InputError
 from ..models import MODELS
 from .common import (add_data_arguments, command, load_input, markdown_table, new_parser,
@@ -46,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=["diffvae", "vae", "ae", "pca"])
     parser.add_argument("--latent-dims", type=int, nargs="+",
                         default=list(defaults.BENCHMARK_LATENT_DIMS))
-    parser.add_argument("--clusterers", nargs="+", choices=CLUSTERERS, default=list(CLUSTERERS))
+    parser.add_argument("--clusterers", nargs="+", choices=CLUSTERERS, default=list(PAPER_CLUSTERERS),
+                        help="default: the paper's k-means and DBSCAN; leiden: scanpy's Leiden "
+                        "on a 15-nearest-neighbour graph of the space")
     parser.add_argument("--spaces", nargs="+", choices=SPACES, default=list(SPACES))
     parser.add_argument("--repetitions", type=int, default=defaults.BENCHMARK_REPETITIONS)
     parser.add_argument("--epochs", type=int, default=defaults.EPOCHS)

@@ -107,8 +107,9 @@ def writable_folder(path: Path, name: str) -> None:
         raise InputError(f"{name} {path}: cannot write in {existing} ({exc.strerror})") from None
 
 
-def add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--dataset NAME`` or ``--data FILE`` (with ``--genes``), plus ``--data-dir``."""
+def add_data_arguments(parser: argparse.ArgumentParser, *, backed: bool = False) -> None:
+    """``--dataset NAME`` or ``--data FILE`` (with ``--genes``), plus ``--data-dir``; with
+    ``backed``, also ``--backed`` (work from the .h5ad on disk without loading its matrix)."""
     from ..datasets import REGISTRY
 
     source = parser.add_mutually_exclusive_group(required=True)
@@ -121,6 +122,10 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layer", help="AnnData layer to use instead of X")
     parser.add_argument("--data-dir", metavar="DIR",
                         help="folder holding local copies of datasets (default $DIFFVAE_DATA_DIR)")
+    if backed:
+        parser.add_argument("--backed", action="store_true",
+                            help="read the .h5ad of --data from disk, block by block, without "
+                            "loading its matrix (data larger than memory)")
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -162,10 +167,17 @@ def load_or_train(args: argparse.Namespace, adata: ad.AnnData, model=None):
 
 
 def load_input(args: argparse.Namespace) -> ad.AnnData:
-    """The AnnData that ``--dataset`` / ``--data`` name."""
+    """The AnnData that ``--dataset`` / ``--data`` name; opened with ``backed="r"`` (its matrix
+    left on disk) with ``--backed``."""
     from ..datasets import load_dataset
-    from ..io import read
+    from ..io import open_h5ad, read
 
+    if getattr(args, "backed", False):
+        if args.data is None or Path(args.data).suffix != ".h5ad" or args.genes or args.layer:
+            raise InputError("--backed reads X of an .h5ad file: pass --data FILE.h5ad "
+                             "(without --genes or --layer)")
+        with step(f"opening {args.data} (backed)"):
+            return open_h5ad(args.data)
     with step(f"reading {args.dataset or args.data}"):
         if args.dataset:
             return load_dataset(args.dataset, data_dir=args.data_dir)

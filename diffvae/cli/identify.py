@@ -7,6 +7,10 @@ Writes to ``--out``: clusters.csv, latent_dims.csv, top_dimensions.csv, high_wei
 mapping.csv, marker_scores.csv, metrics.json (with labels), figures (PNG), identified.h5ad and
 report.md.
 
+``--backed`` works from an .h5ad on disk without loading its matrix (a million cells fit in a
+few GiB); above ``--tsne-max-cells`` cells the t-SNE embeds a random sample (the figure) and
+clusters are found on mu. identified.h5ad then holds no expression matrix (it stays in its file).
+
 Example::
 
     diffvae identify --dataset pbmc68k_reduced --out results/pbmc68k_reduced
@@ -17,6 +21,7 @@ import argparse
 import json
 from pathlib import Path
 
+import anndata as ad
 import numpy as np
 import pandas as pd
 
@@ -46,13 +51,17 @@ FIGURES = {
 
 def build_parser() -> argparse.ArgumentParser:
     parser = new_parser("identify", __doc__)
-    add_data_arguments(parser)
+    add_data_arguments(parser, backed=True)
     add_model_arguments(parser)
-    parser.add_argument("--clusterer", choices=CLUSTERERS, default="kmeans")
+    parser.add_argument("--clusterer", choices=CLUSTERERS, default="kmeans",
+                        help="k-means and DBSCAN as in the paper, or Leiden on the 15-nearest-"
+                        "neighbour graph (scanpy's)")
     parser.add_argument("--n-clusters", type=int,
                         help="k for k-means (default: the number of reference types)")
     parser.add_argument("--eps", type=float, help="DBSCAN radius (default: from the k-distance curve)")
     parser.add_argument("--min-samples", type=int, default=5, help="DBSCAN min_samples")
+    parser.add_argument("--resolution", type=float, default=defaults.LEIDEN_RESOLUTION,
+                        help=f"Leiden resolution (default {defaults.LEIDEN_RESOLUTION})")
     parser.add_argument("--cluster-on", choices=SPACES, default="tsne",
                         help="cluster the 2-D t-SNE (the paper) or mu itself")
     parser.add_argument("--markers", help=f"marker set: one of {', '.join(MARKER_SETS)}, or a CSV "
@@ -67,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "instead of the paper's raw percentage")
     parser.add_argument("--perplexity", type=float, default=defaults.PERPLEXITY)
     parser.add_argument("--tsne-method", choices=["opentsne", "sklearn"], default="opentsne")
+    parser.add_argument("--tsne-max-cells", type=int, default=defaults.TSNE_MAX_CELLS,
+                        help="above this many cells, t-SNE of a random sample of this size (the "
+                        f"figure only; clusters then on mu); default {defaults.TSNE_MAX_CELLS:,}")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--quiet", action="store_true")
@@ -82,6 +94,8 @@ def check_options(args: argparse.Namespace, latent_dim: int) -> None:
     positive_int("--min-samples", args.min_samples)
     positive_int("--n-genes", args.n_genes)
     positive_number("--perplexity", args.perplexity)
+    positive_number("--resolution", args.resolution)
+    positive_int("--tsne-max-cells", args.tsne_max_cells)
     if positive_int("--n-dims", args.n_dims) > latent_dim:
         raise InputError(f"--n-dims {args.n_dims} is more than the latent size {latent_dim}")
     if args.markers:
@@ -93,9 +107,11 @@ def write_outputs(result: Identification, adata, model: LatentModel, out: Path,
     """Write every table, figure, the annotated AnnData and the report; return the paths."""
     out.mkdir(parents=True, exist_ok=True)
     names = result.cluster_names
+    tsne = np.full((len(result.clusters), 2), np.nan, dtype=np.float32)  # NaN: not in the sample
+    tsne[slice(None) if result.embedded is None else result.embedded] = result.embedding
     cells = pd.DataFrame({"cluster": result.clusters,
-                          "cell_type": [names[c] for c in result.clusters.tolist()],
-                          "tsne_1": result.embedding[:, 0], "tsne_2": result.embedding[:, 1]},
+                          "cell_type": pd.Series(result.clusters).map(names).to_numpy(),
+                          "tsne_1": tsne[:, 0], "tsne_2": tsne[:, 1]},
                          index=adata.obs_names.rename("cell"))
     if result.labels is not None:
         cells["reference_label"] = result.labels
@@ -105,7 +121,9 @@ def write_outputs(result: Identification, adata, model: LatentModel, out: Path,
                         for rank, d in enumerate(dims)], columns=["cluster", "rank", "dimension"])
     write_csv(top, out / "top_dimensions.csv", index=False)
     write_csv(result.cluster_genes, out / "high_weight_genes.csv", index=False)
-    figures = {"tsne.png": plots.tsne_panels(result.embedding, result.clusters, result.labels, names),
+    figures = {"tsne.png": plots.tsne_panels(result.embedding,
+                                             result.embedded_cells(result.clusters),
+                                             result.embedded_cells(result.labels), names),
                "latent_dims.png": plots.dimension_heatmap(
                    result.dimension_scores, result.top_dimensions,
                    relative=result.settings["relative_scores"]),
@@ -113,7 +131,7 @@ def write_outputs(result: Identification, adata, model: LatentModel, out: Path,
     if result.mapping is not None:
         write_csv(result.mapping, out / "mapping.csv", index=False)
         write_csv(result.marker_scores, out / "marker_scores.csv", index=False)
-        figures["markers.png"] = plots.marker_dotplot(result.expression, result.genes,
+        figures["markers.png"] = plots.marker_dotplot(result.expression, result.marker_genes,
                                                       result.clusters, result.markers, names)
     if result.labels is not None:
         figures["confusion.png"] = plots.confusion_plot(result.confusion(), names)
@@ -121,9 +139,11 @@ def write_outputs(result: Identification, adata, model: LatentModel, out: Path,
             tmp.write_text(json.dumps(result.metrics, indent=2))
     for name, fig in figures.items():
         save_figure(fig, out / name)
-    annotated = adata.copy()
+    # data on disk: the annotations without the matrix, which stays in its file
+    annotated = ad.AnnData(obs=adata.obs.copy(), var=adata.var.copy()) if adata.isbacked else adata.copy()
     annotated.obsm[model.default_key] = result.latent
-    annotated.obsm["X_tsne"] = result.embedding
+    if result.embedded is None:
+        annotated.obsm["X_tsne"] = result.embedding
     annotated.obs[f"{model.model_type}_cluster"] = pd.Categorical(result.clusters.astype(str))
     annotated.obs[f"{model.model_type}_cell_type"] = pd.Categorical(cells["cell_type"])
     write_h5ad(annotated, out / "identified.h5ad")
@@ -144,13 +164,20 @@ def report(result: Identification, title: str, figures: list[str]) -> str:
     """A one-page Markdown summary with the figures inline."""
     s = result.settings
     space = "the 2-D t-SNE of mu" if s["cluster_on"] == "tsne" else "mu"
-    method = (f"k-means (k = {s['n_clusters']})" if s["clusterer"] == "kmeans"
-              else f"DBSCAN (min_samples = {s['min_samples']}, eps = {s['eps'] or 'automatic'})")
+    n_cells = len(result.clusters)
+    method = {"kmeans": f"k-means (k = {s['n_clusters']}"
+                        + (", by minibatches" if n_cells > defaults.EXACT_CLUSTERING_MAX_CELLS
+                           else "") + ")",
+              "dbscan": f"DBSCAN (min_samples = {s['min_samples']}, eps = {s['eps'] or 'automatic'})",
+              "leiden": f"Leiden on the {defaults.N_NEIGHBORS}-nearest-neighbour graph "
+                        f"(resolution {s['resolution']})"}[s["clusterer"]]
+    sample = ("" if result.embedded is None else
+              f" The t-SNE shows a random sample of {s['tsne_cells']:,} cells.")
     lines = [f"# Cell types identified with DiffVAE: {title}", "",
-             f"{len(result.clusters)} cells, {len(result.genes)} genes, latent size "
+             f"{n_cells:,} cells, {len(result.genes)} genes, latent size "
              f"{result.latent.shape[1]}. Clustering: {method} on {space}; {s['n_dims']} top "
              f"dimensions per cluster, {s['n_genes']} genes per dimension; seed {s['seed']}, "
-             f"Keras backend {keras_backend()}.", ""]
+             f"Keras backend {keras_backend()}.{sample}", ""]
     if result.metrics:
         m = result.metrics
         lines += ["## Agreement with the reference labels", "",
@@ -201,9 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     model = load_or_train(args, adata, model)
     result = identify_cell_types(
         adata, model, labels=labels, clusterer=args.clusterer, n_clusters=args.n_clusters,
-        eps=args.eps, min_samples=args.min_samples, cluster_on=args.cluster_on, markers=markers,
-        n_dims=args.n_dims, n_genes=args.n_genes, relative=args.relative_scores,
-        perplexity=args.perplexity, tsne_method=args.tsne_method, seed=args.seed, layer=args.layer)
+        eps=args.eps, min_samples=args.min_samples, resolution=args.resolution,
+        cluster_on=args.cluster_on, markers=markers, n_dims=args.n_dims, n_genes=args.n_genes,
+        relative=args.relative_scores, perplexity=args.perplexity, tsne_method=args.tsne_method,
+        tsne_max_cells=args.tsne_max_cells, seed=args.seed, layer=args.layer)
     title = args.dataset or Path(args.data).name
     with step("tables, figures and report"):
         write_outputs(result, adata, model, args.out, title)

@@ -29,8 +29,6 @@ from .. import defaults
 from .._progress import step
 from .._checks import fraction, optional, positive_int, positive_ints, positive_number
 from ..distributed import data_parallel, process_shard
-from ..errors import InputError
-from ..io import open_h5ad
 from ..models import MODELS, LatentModel, get_model
 from .common import (add_data_arguments, command, load_input, new_parser, parse_args, save_figure,
                      write_csv, write_h5ad)
@@ -38,7 +36,7 @@ from .common import (add_data_arguments, command, load_input, new_parser, parse_
 
 def build_parser() -> argparse.ArgumentParser:
     parser = new_parser("train", __doc__)
-    add_data_arguments(parser)
+    add_data_arguments(parser, backed=True)
     parser.add_argument("--model", choices=sorted(MODELS), default="diffvae")
     parser.add_argument("--hidden-dims", "--hidden-dimensions", "--hidden_dimensions",
                         dest="hidden_dims", type=int, nargs="+", default=list(defaults.HIDDEN_DIMS),
@@ -56,9 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keep this many highly variable genes (default: all)")
     parser.add_argument("--model-name", "--model_name", dest="model_name",
                         help="name of the saved bundle inside --out (default: the model type)")
-    parser.add_argument("--backed", action="store_true",
-                        help="train from the .h5ad on disk, minibatch by minibatch, without "
-                        "loading it (data larger than memory)")
     parser.add_argument("--data-parallel", action="store_true",
                         help="train data-parallel over all devices and processes (JAX backend; "
                         "processes joined by the KERAS_DISTRIBUTION_* variables)")
@@ -110,14 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.data_parallel:  # first: the processes join before any computation
         with step("joining the data-parallel processes"):
             data_parallel()
-    if args.backed:
-        if args.data is None or Path(args.data).suffix != ".h5ad" or args.genes or args.layer:
-            raise InputError("--backed reads X of an .h5ad file: pass --data FILE.h5ad "
-                             "(without --genes or --layer)")
-        with step(f"opening {args.data} (backed)"):
-            adata = open_h5ad(args.data)
-    else:
-        adata = load_input(args)
+    adata = load_input(args)
     model = make_model(args)
     with step(f"training {type(model).__name__}"):
         model.fit(adata, epochs=args.epochs, batch_size=args.batch_size,
