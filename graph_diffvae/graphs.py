@@ -45,7 +45,7 @@ def _standardise_rows(x: np.ndarray, block_size: int = 65_536) -> np.ndarray:
     return out
 
 
-def _approximate(method: str, n_cells: int) -> bool:
+def approximate_search(method: str, n_cells: int) -> bool:
     """Whether a neighbour search over ``n_cells`` is approximate under ``method``."""
     if method not in NEIGHBOUR_METHODS:
         raise InputError(f"method must be one of {NEIGHBOUR_METHODS}, got {method!r}")
@@ -60,8 +60,30 @@ def approximate_neighbours(x: np.ndarray, k: int, *, seed: int | None = 0) -> np
 
     index = NNDescent(np.asarray(x, dtype=np.float32), metric="euclidean",
                       n_neighbors=max(k + 1, SEARCH_NEIGHBOURS), random_state=seed, low_memory=True)
-    found, _ = index.neighbor_graph
-    # drop each cell itself (usually first, though an identical cell may come before it)
+    return _others(index.neighbor_graph[0], k)
+
+
+def approximate_top_products(z: np.ndarray, k: int, *, seed: int | None = 0) -> np.ndarray:
+    """Each row's ``k`` other rows with the largest z_i . z_j (cells x k, largest first),
+    approximately: the nearest Euclidean neighbours of [z_i, 0] among the points
+    [z_j, sqrt(M^2 - |z_j|^2)] (M: the largest norm), whose squared distance is
+    |z_i|^2 + M^2 - 2 z_i . z_j, searched with pynndescent."""
+    from pynndescent import NNDescent
+
+    z = np.asarray(z, dtype=np.float32)
+    norms = np.einsum("ij,ij->i", z, z)
+    lift = np.sqrt(np.maximum(norms.max() - norms, 0.0))[:, None]
+    n_neighbors = max(k + 1, SEARCH_NEIGHBOURS)
+    index = NNDescent(np.hstack([z, lift]), metric="euclidean", n_neighbors=n_neighbors,
+                      random_state=seed, low_memory=True)
+    # epsilon 0.2 (pynndescent's default 0.1): 99.3 % exact top-1 on Gaussian features, 95.3 %
+    found, _ = index.query(np.hstack([z, np.zeros_like(lift)]), k=n_neighbors, epsilon=0.2)
+    return _others(found, k)
+
+
+def _others(found: np.ndarray, k: int) -> np.ndarray:
+    """The first ``k`` entries of each row of ``found`` that are not the row's own cell (usually
+    first, though an identical cell may come before it)."""
     others = found != np.arange(len(found))[:, None]
     first = np.argsort(~others, axis=1, kind="stable")[:, :k]
     return np.take_along_axis(found, first, axis=1)
@@ -116,7 +138,7 @@ def pearson_graph(x: np.ndarray, k: int = 1, *, block_size: int | None = None,
     if not 1 <= k < len(x):
         raise InputError(f"k must be between 1 and the number of cells - 1 ({len(x) - 1}), got {k}")
     z = _standardise_rows(x)
-    if _approximate(method, len(x)):
+    if approximate_search(method, len(x)):
         cols = approximate_neighbours(z, k, seed=seed).ravel()
         return symmetric_binary(np.repeat(np.arange(len(x)), k), cols, len(x))
     rows, cols, _ = top_k_pairs(z, k, block_size=block_size)
@@ -152,7 +174,7 @@ def knn_graph(representation: np.ndarray, k: int = 15, *, method: str = "auto",
     n = len(representation)
     if not 1 <= k < n:
         raise InputError(f"k must be between 1 and the number of cells - 1, got {k}")
-    if _approximate(method, n):
+    if approximate_search(method, n):
         cols = approximate_neighbours(representation, k, seed=seed)
     else:
         _, idx = NearestNeighbors(n_neighbors=k + 1).fit(representation).kneighbors(representation)

@@ -56,8 +56,16 @@ def link_metrics(z: np.ndarray, edges: np.ndarray, non_edges: np.ndarray) -> dic
     return {"auc": float(roc_auc_score(truth, scores)), "ap": float(average_precision_score(truth, scores))}
 
 
-def top_partners(z: np.ndarray, k: int = 1, *, block_size: int | None = None) -> sp.csr_matrix:
+def top_partners(z: np.ndarray, k: int = 1, *, block_size: int | None = None,
+                 method: str = "auto", seed: int | None = 0) -> sp.csr_matrix:
     """Predicted links: each cell to the ``k`` other cells with the largest z_i . z_j (the most
-    probable links), undirected; computed in row blocks, never N x N at once."""
-    rows, cols, _ = graphs.top_k_pairs(np.asarray(z), k, block_size=block_size)
+    probable links), undirected. Exact in row blocks, never N x N at once (cost N^2), or
+    approximate above :data:`~graph_diffvae.graphs.EXACT_NEIGHBOURS_MAX_CELLS` cells (``method``
+    as for :func:`~graph_diffvae.graphs.pearson_graph`;
+    :func:`~graph_diffvae.graphs.approximate_top_products`)."""
+    z = np.asarray(z)
+    if graphs.approximate_search(method, len(z)):
+        cols = graphs.approximate_top_products(z, k, seed=seed).ravel()
+        return graphs.symmetric_binary(np.repeat(np.arange(len(z)), k), cols, len(z))
+    rows, cols, _ = graphs.top_k_pairs(z, k, block_size=block_size)
     return graphs.symmetric_binary(rows, cols, len(z))

@@ -73,6 +73,18 @@ def test_approximate_graphs_find_the_exact_neighbours_on_paul15(paul15, monkeypa
         graphs.knn_graph(pcs, 10, method="fast")
 
 
+def test_approximate_predicted_links_are_the_largest_inner_products(rng):
+    from graph_diffvae.links import top_partners
+
+    # SYNTHETIC node features with norms that vary, so that the largest inner product is not
+    # the nearest point
+    z = (rng.normal(size=(3000, 16)) * rng.uniform(0.2, 3.0, size=(3000, 1))).astype(np.float32)
+    exact = top_partners(z, 1, method="exact")
+    approximate = top_partners(z, 1, method="approximate")
+    assert approximate.multiply(exact).nnz / exact.nnz > 0.98
+    assert approximate.diagonal().sum() == 0
+
+
 def test_coexpression_graph_is_the_top_absolute_correlations(rng):
     x = rng.normal(size=(40, 10))
     corr = np.abs(np.corrcoef(x))
