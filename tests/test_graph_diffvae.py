@@ -134,6 +134,27 @@ def test_sparse_loss_equals_dense_loss_with_every_non_edge(rng):
     assert np.mean(draws) == pytest.approx(dense, rel=0.05)
 
 
+def test_pair_logits_gradient_equals_numpy(rng):
+    import tensorflow as tf
+
+    from graph_diffvae.losses import pair_logits
+
+    z = rng.normal(size=(40, 6)).astype(np.float32)
+    pairs = rng.integers(0, 40, size=(300, 2))  # repeated pairs and self pairs included
+    weights = rng.normal(size=300).astype(np.float32)
+    variable = tf.Variable(z)
+    with tf.GradientTape() as tape:
+        logits = pair_logits(variable, pairs)
+        total = tf.reduce_sum(weights * logits)
+    gradient = tape.gradient(total, variable).numpy()
+    expected = np.zeros_like(z)
+    np.add.at(expected, pairs[:, 0], weights[:, None] * z[pairs[:, 1]])
+    np.add.at(expected, pairs[:, 1], weights[:, None] * z[pairs[:, 0]])
+    np.testing.assert_allclose(logits.numpy(), np.sum(z[pairs[:, 0]] * z[pairs[:, 1]], axis=1),
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(gradient, expected, rtol=1e-4, atol=1e-4)
+
+
 def test_dense_loss_equals_numpy(rng):
     n = 10
     target = (graphs.symmetric_binary(*rng.integers(0, n, (2, 12)), n) + sp.eye(n)).toarray()
