@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import time
-import warnings
 from pathlib import Path
 
 import matplotlib
@@ -137,21 +136,6 @@ def figure(summary: pd.DataFrame):
     return fig
 
 
-def load(names, data_dir) -> dict:
-    """The labelled datasets that load without the network."""
-    found = {}
-    for name in names:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                adata = datasets.load_dataset(name, data_dir=data_dir, download=False)
-        except Exception as error:  # a missing local copy, any dataset
-            print(f"skipping {name}: {error}")
-            continue
-        found[name] = adata
-    return found
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -172,7 +156,9 @@ def main() -> None:
         print("scvi-tools is not installed (pip install -e '.[bench]'): scVI is left out")
         models.remove("scVI")
     if not args.from_runs:
-        data = load(args.datasets, args.data_dir)
+        data, skipped = datasets.load_offline(args.datasets, data_dir=args.data_dir)
+        for name, reason in skipped.items():
+            print(f"skipping {name}: {reason}")
         done = set() if runs.empty else set(zip(runs["dataset"], runs["model"], runs["seed"]))
         jobs = [(d, m, s) for d in data for s in range(args.seeds) for m in models
                 if (d, m, s) not in done]

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import time
-import warnings
 from pathlib import Path
 
 import matplotlib
@@ -32,7 +31,6 @@ from tqdm.auto import tqdm  # noqa: E402
 
 from diffvae import DiffVAE, analysis, datasets  # noqa: E402
 from diffvae.cli.common import markdown_table, save_figure, write_csv  # noqa: E402
-from diffvae.errors import InputError  # noqa: E402
 from graph_diffvae import GraphDiffVAE, MultitaskDiffVAE  # noqa: E402
 
 DATASETS = ("paul15_tradeseq", "pbmc68k_reduced", "zebrafish", "pancreas", "human_blood")
@@ -43,21 +41,6 @@ MODELS = {
     "Multitask (GCN, graph_weight 1)": lambda: MultitaskDiffVAE(),
     "Multitask (GCN, graph_weight 0.1)": lambda: MultitaskDiffVAE(graph_weight=0.1),
 }
-
-
-def available(names, data_dir) -> dict:
-    """The datasets that load without the network, with their reference labels."""
-    found = {}
-    for name in names:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                adata = datasets.load_dataset(name, data_dir=data_dir, download=False)
-        except InputError as error:
-            print(f"skipping {name}: {error}")
-            continue
-        found[name] = adata
-    return found
 
 
 def run(adata, seed: int) -> list[dict]:
@@ -123,7 +106,9 @@ def main() -> None:
     if args.from_runs:
         table = pd.read_csv(args.from_runs)
     else:
-        data = available(args.datasets, args.data_dir)
+        data, skipped = datasets.load_offline(args.datasets, data_dir=args.data_dir)
+        for name, reason in skipped.items():
+            print(f"skipping {name}: {reason}")
         rows = []
         jobs = [(name, seed) for name in data for seed in range(args.seeds)]
         for name, seed in tqdm(jobs, desc="dataset x seed", unit="run"):

@@ -482,6 +482,21 @@ def load_dataset(name: str, *, data_dir: str | os.PathLike | None = None,
     return LOADERS[name](data_dir=data_dir, download=download)
 
 
+def load_offline(names, *, data_dir: str | os.PathLike | None = None
+                 ) -> tuple[dict[str, ad.AnnData], dict[str, str]]:
+    """The datasets among ``names`` that load without the network (shipped, simulated, or with
+    a local copy), and for each of the others why it did not load."""
+    loaded, reasons = {}, {}
+    for name in names:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                loaded[name] = load_dataset(name, data_dir=data_dir, download=False)
+        except InputError as error:
+            reasons[name] = str(error)
+    return loaded, reasons
+
+
 def label_key(adata: ad.AnnData) -> str | None:
     """The reference-label column of a dataset loaded here, or ``None``."""
     key = _tagged(adata).get("label_key")

@@ -254,3 +254,9 @@ def test_human_blood_loader_errors(tmp_path, rng):
     facs.write_bytes(gzip.compress(b'"","other_1","other_2"\n"FACS_cd34",1.5,2.5\n'))
     with pytest.raises(InputError, match="none of its cells is in GSE75478_transcriptomics_raw"):
         datasets.human_blood(data_dir=tmp_path, download=False, individual="I2")
+
+
+def test_load_offline_loads_what_needs_no_network_and_says_why_not_the_rest(tmp_path):
+    loaded, skipped = datasets.load_offline(["pbmc68k_reduced", "zebrafish"], data_dir=tmp_path)
+    assert list(loaded) == ["pbmc68k_reduced"] and loaded["pbmc68k_reduced"].n_obs == 700
+    assert list(skipped) == ["zebrafish"] and "zebrafish" in skipped["zebrafish"]
