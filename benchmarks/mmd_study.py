@@ -160,7 +160,8 @@ def main() -> None:
         for name, reason in skipped.items():
             print(f"skipping {name}: {reason}")
         done = set() if runs.empty else set(zip(runs["dataset"], runs["model"], runs["seed"]))
-        jobs = [(d, m, s) for d in data for s in range(args.seeds) for m in models
+        # seed by seed, so that a stopped study has every dataset at the seeds it reached
+        jobs = [(d, m, s) for s in range(args.seeds) for d in data for m in models
                 if (d, m, s) not in done]
         rows = runs.to_dict("records")
         for name, model, seed in tqdm(jobs, desc="dataset x seed x model", unit="run"):
