@@ -163,7 +163,7 @@ def main() -> None:
         done = set() if runs.empty else set(zip(runs["dataset"], runs["model"], runs["seed"]))
         counts = {d for d, adata in data.items() if looks_like_counts(adata.X)}
         if "scVI" in models and set(data) - counts:
-            print(f"scVI models counts: left out on {sorted(set(data) - counts)} (not counts)")
+            print(f"scVI left out on {sorted(set(data) - counts)}: X is not counts, which scVI models")
         # seed by seed, so that a stopped study has every dataset at the seeds it reached
         jobs = [(d, m, s) for s in range(args.seeds) for d in data for m in models
                 if (d, m, s) not in done and (m != "scVI" or d in counts)]
