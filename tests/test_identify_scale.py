@@ -92,3 +92,16 @@ def test_identify_command_backed_writes_annotations_without_the_matrix(paul15_mo
     report = (out / "report.md").read_text()
     assert "Leiden on the 15-nearest-neighbour graph" in report and "sample of 500 cells" in report
     assert identify.main(["--dataset", "paul15_tradeseq", "--backed", "--out", str(out)]) == 2
+
+
+def test_a_clusterer_too_big_for_the_data_is_refused_before_training(paul15_file, tmp_path,
+                                                                     monkeypatch, capsys):
+    monkeypatch.setattr(defaults, "EXACT_CLUSTERING_MAX_CELLS", 1000)
+    out = tmp_path / "out"
+    args = ["--data", str(paul15_file), "--backed", "--clusterer", "dbscan", "--epochs", "1",
+            "--out", str(out), "--quiet"]
+    assert identify.main(args) == 2
+    assert "DBSCAN needs the exact neighbours" in capsys.readouterr().err
+    assert not (out / "model").exists()  # nothing was trained
+    with pytest.raises(InputError, match="Leiden on a 15-neighbour graph needs more than 15"):
+        clustering.check_size("leiden", 10)

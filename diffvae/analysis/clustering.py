@@ -33,6 +33,19 @@ def cluster(x: np.ndarray, clusterer: str, *, n_clusters: int | None = None,
     raise InputError(f"clusterer must be one of {CLUSTERERS}, got {clusterer!r}")
 
 
+def check_size(clusterer: str, n_cells: int) -> None:
+    """Refuse a clusterer that cannot run on ``n_cells`` cells (called before any training):
+    DBSCAN above :data:`~diffvae.defaults.EXACT_CLUSTERING_MAX_CELLS` cells, Leiden on fewer
+    cells than its graph has neighbours."""
+    if clusterer == "dbscan" and n_cells > defaults.EXACT_CLUSTERING_MAX_CELLS:
+        raise InputError(f"DBSCAN needs the exact neighbours of every cell and is not offered above "
+                         f"{defaults.EXACT_CLUSTERING_MAX_CELLS:,} cells (got {n_cells:,}); use "
+                         "k-means or Leiden")
+    if clusterer == "leiden" and n_cells <= defaults.N_NEIGHBORS:
+        raise InputError(f"Leiden on a {defaults.N_NEIGHBORS}-neighbour graph needs more than "
+                         f"{defaults.N_NEIGHBORS} cells, got {n_cells}")
+
+
 def kmeans(x: np.ndarray, n_clusters: int, *, seed: int | None = 0, n_init: int = 10) -> np.ndarray:
     """k-means labels 0 .. n_clusters - 1 (scikit-learn, ``n_init`` restarts).
 
@@ -62,8 +75,8 @@ def leiden(x: np.ndarray, *, resolution: float = defaults.LEIDEN_RESOLUTION,
     x = np.asarray(x, dtype=np.float32)
     positive_number("resolution", resolution)
     if x.ndim != 2 or len(x) <= n_neighbors:
-        raise InputError(f"Leiden on a {n_neighbors}-neighbour graph needs more than {n_neighbors} "
-                         f"cells, got shape {x.shape}")
+        raise InputError(f"Leiden on a {n_neighbors}-neighbour graph needs a cells x dimensions "
+                         f"matrix of more than {n_neighbors} cells, got shape {x.shape}")
     data = ad.AnnData(obs=pd.DataFrame(index=np.arange(len(x)).astype(str)))
     data.obsm["X_rep"] = x
     sc.pp.neighbors(data, n_neighbors=n_neighbors, use_rep="X_rep", random_state=seed or 0)
@@ -97,10 +110,7 @@ def dbscan(x: np.ndarray, *, eps: float | None = None, min_samples: int = 5) -> 
     """DBSCAN labels (0, 1, ... and :data:`NOISE` for unclustered cells); ``eps=None``: :func:`auto_eps`."""
     from sklearn.cluster import DBSCAN
 
-    if len(x) > defaults.EXACT_CLUSTERING_MAX_CELLS:
-        raise InputError(f"DBSCAN needs the exact neighbours of every cell and is not offered above "
-                         f"{defaults.EXACT_CLUSTERING_MAX_CELLS:,} cells (got {len(x):,}); use "
-                         "k-means or Leiden")
+    check_size("dbscan", len(x))
     if eps is None:
         eps = auto_eps(x, min_samples)
     elif eps <= 0:

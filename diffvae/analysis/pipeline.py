@@ -99,6 +99,7 @@ def identify_cell_types(
         raise InputError(f"cluster_on must be one of {SPACES}, got {cluster_on!r}")
     backed = open_h5ad(adata)  # a path is opened once, here
     adata = adata if backed is None else backed
+    clustering.check_size(clusterer, adata.n_obs)  # before the cells are embedded
     labels = None if labels is None else np.asarray(labels).astype(str)
     if clusterer == "kmeans" and n_clusters is None:
         if labels is None:
@@ -150,7 +151,10 @@ def scaled_expression(model, adata: ad.AnnData, genes: Sequence[str], *,
                       layer: str | None = None) -> np.ndarray:
     """Cells x ``genes`` (among the model's): the model's scaled input, computed block by block
     so that the cells x all-genes matrix never exists, for data in memory or on disk."""
-    columns = [list(model.genes_).index(g) for g in genes]
+    columns = pd.Index(model.genes_).get_indexer(genes)
+    if (columns < 0).any():
+        raise InputError(f"gene(s) {[g for g, c in zip(genes, columns) if c < 0][:5]} are not "
+                         "among the model's genes")
     data = adata if adata.isbacked else as_anndata(adata, layer=layer)
     blocks = [model.preprocess(block)[:, columns] for block in row_blocks(data)]
     return np.concatenate(blocks) if blocks else np.zeros((0, len(columns)), np.float32)

@@ -29,7 +29,7 @@ from .. import defaults
 from .._checks import optional, positive_int, positive_number
 from .._files import atomic_path
 from .._progress import step
-from ..analysis import MARKER_SETS, plots
+from ..analysis import MARKER_SETS, clustering, plots
 from ..analysis.pipeline import Identification, identify_cell_types
 from ..datasets import marker_set
 from ..defaults import CLUSTERERS, SPACES
@@ -221,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     key, labels = reference_labels(adata, args.label_key)
     if args.clusterer == "kmeans" and args.n_clusters is None and labels is None:
         raise InputError("k-means needs --n-clusters when the data have no reference labels")
+    clustering.check_size(args.clusterer, adata.n_obs)
     if args.n_clusters is not None and args.n_clusters >= adata.n_obs:
         raise InputError(f"--n-clusters {args.n_clusters} needs more cells than clusters; the "
                          f"data have {adata.n_obs}")
