@@ -56,6 +56,11 @@ SETTINGS = {
     "DiffVAE IMQ x10, linear, unbiased": {"mmd_kernel": "imq", "mmd_weight": 10.0,
                                           "log_var_activation": "linear",
                                           "mmd_estimate": "unbiased"},
+    # mu free to take the prior's negative half (the ReLU on mu keeps it out of reach)
+    "DiffVAE linear mu, log-var": {"mu_activation": "linear", "log_var_activation": "linear"},
+    "DiffVAE IMQ x10, linear mu, log-var": {"mmd_kernel": "imq", "mmd_weight": 10.0,
+                                            "mu_activation": "linear",
+                                            "log_var_activation": "linear"},
 }
 BASELINES = ("PCA", "VAE", "AE", "scanpy PCA + Leiden", "scVI")
 

@@ -238,7 +238,7 @@ class DiffVAE(_NeuralModel):
     Loss = summed binary cross-entropy over genes + ``mmd_weight`` x MMD(q(z) || N(0, I)).
     The defaults are the paper's (its code's): InfoVAE's kernel exp(-||x - y||^2 / width),
     width = ``mmd_kernel_width`` or latent_dim^2, weight 1, as many prior samples as cells in
-    the batch, the biased estimate, and log sigma^2 = ReLU(W x + b).
+    the batch, the biased estimate, mu = ReLU(W x + b) and log sigma^2 = ReLU(W' x + b').
 
     Parameters beyond the sizes and preprocessing
     ---------------------------------------------
@@ -256,6 +256,9 @@ class DiffVAE(_NeuralModel):
         ``"biased"`` (paper: the V-statistic) or ``"unbiased"`` (leaves out the i = j terms).
     log_var_activation
         ``"relu"`` (paper: sigma >= 1) or ``"linear"``.
+    mu_activation
+        ``"relu"`` (paper: mu >= 0, so half of N(0, I), which the MMD term pulls towards, is out
+        of reach) or ``"linear"``.
 
     Examples
     --------
@@ -270,7 +273,7 @@ class DiffVAE(_NeuralModel):
                  mmd_kernel: str = "infovae", mmd_kernel_width: float | None = None,
                  mmd_weight: float = 1.0, mmd_prior_samples: int | None = None,
                  mmd_estimate: str = "biased", log_var_activation: str = "relu",
-                 normalize: bool | None = None, target_sum: float | None = None,
+                 mu_activation: str = "relu", normalize: bool | None = None, target_sum: float | None = None,
                  n_top_genes: int | None = None) -> None:
         super().__init__(latent_dim, hidden_dims, normalize=normalize, target_sum=target_sum,
                          n_top_genes=n_top_genes)
@@ -280,6 +283,7 @@ class DiffVAE(_NeuralModel):
         self.mmd_prior_samples = mmd_prior_samples
         self.mmd_estimate = mmd_estimate
         self.log_var_activation = log_var_activation
+        self.mu_activation = mu_activation
 
     def _check_params(self) -> None:
         from .losses import KERNELS
@@ -295,12 +299,13 @@ class DiffVAE(_NeuralModel):
         optional(positive_int, "mmd_prior_samples", self.mmd_prior_samples)
         choice("mmd_estimate", self.mmd_estimate, ("biased", "unbiased"))
         choice("log_var_activation", self.log_var_activation, ("relu", "linear"))
+        choice("mu_activation", self.mu_activation, ("relu", "linear"))
 
     def _network_options(self) -> dict:
         return {"mmd_kernel": self.mmd_kernel, "mmd_kernel_width": self.mmd_kernel_width,
                 "mmd_weight": self.mmd_weight, "mmd_prior_samples": self.mmd_prior_samples,
                 "mmd_unbiased": self.mmd_estimate == "unbiased",
-                "log_var_activation": self.log_var_activation}
+                "log_var_activation": self.log_var_activation, "mu_activation": self.mu_activation}
 
 
 class VAE(_NeuralModel):

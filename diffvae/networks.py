@@ -6,7 +6,7 @@ Dense(h1) -> Dense(h2) with ReLU -> Dense(genes, sigmoid). Only the objective di
 
 - ``"mmd"`` (DiffVAE): summed binary cross-entropy + MMD(q(z) || N(0, I)), InfoVAE kernel by
   default (the kernel, its weight, the prior sample size, the estimate and the log-variance
-  activation are options, the paper's values by default);
+  and mu activations are options, the paper's values by default);
 - ``"kl"`` (standard VAE): summed binary cross-entropy + KL(q(z|x) || N(0, I));
 - ``"mse"`` (plain autoencoder): summed squared error, z = mu, no noise.
 """
@@ -24,15 +24,16 @@ OBJECTIVES = ("mmd", "kl", "mse")
 
 
 def build_encoder(n_genes: int, hidden_dims: Sequence[int], latent_dim: int,
-                  variational: bool, log_var_activation: str = "relu") -> keras.Model:
-    """Expression -> mu (and log-variance when ``variational``; ReLU as the paper writes it, so
-    sigma >= 1, or ``"linear"``)."""
+                  variational: bool, log_var_activation: str = "relu",
+                  mu_activation: str = "relu") -> keras.Model:
+    """Expression -> mu (and log-variance when ``variational``); each ReLU as the paper writes it
+    (mu >= 0, sigma >= 1) or ``"linear"``."""
     x = keras.Input(shape=(n_genes,), name="expression")
     h = x
     for i, units in enumerate(hidden_dims):
         h = layers.Dense(units, activation="relu", name=f"dense_{i}")(h)
         h = layers.BatchNormalization(name=f"batch_norm_{i}")(h)
-    mu = layers.Dense(latent_dim, activation="relu", name="mu")(h)
+    mu = layers.Dense(latent_dim, activation=mu_activation, name="mu")(h)
     if not variational:
         return keras.Model(x, mu, name="encoder")
     log_var = layers.Dense(latent_dim, activation=log_var_activation, name="log_var")(h)
@@ -81,6 +82,7 @@ class LatentAutoencoder(keras.Model):
         mmd_prior_samples: int | None = None,
         mmd_unbiased: bool = False,
         log_var_activation: str = "relu",
+        mu_activation: str = "relu",
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -91,10 +93,10 @@ class LatentAutoencoder(keras.Model):
         self.objective, self.mmd_kernel_width, self.seed = objective, mmd_kernel_width, seed
         self.mmd_kernel, self.mmd_weight = mmd_kernel, float(mmd_weight)
         self.mmd_prior_samples, self.mmd_unbiased = mmd_prior_samples, bool(mmd_unbiased)
-        self.log_var_activation = log_var_activation
+        self.log_var_activation, self.mu_activation = log_var_activation, mu_activation
         self.variational = objective != "mse"
         self.encoder = build_encoder(self.n_genes, self.hidden_dims, self.latent_dim,
-                                     self.variational, log_var_activation)
+                                     self.variational, log_var_activation, mu_activation)
         self.decoder = build_decoder(self.latent_dim, self.hidden_dims, self.n_genes)
         if self.variational:
             self.reparameterize = Reparameterize(seed=seed, name="reparameterize")
@@ -145,5 +147,5 @@ class LatentAutoencoder(keras.Model):
             "mmd_kernel_width": self.mmd_kernel_width, "seed": self.seed,
             "mmd_kernel": self.mmd_kernel, "mmd_weight": self.mmd_weight,
             "mmd_prior_samples": self.mmd_prior_samples, "mmd_unbiased": self.mmd_unbiased,
-            "log_var_activation": self.log_var_activation,
+            "log_var_activation": self.log_var_activation, "mu_activation": self.mu_activation,
         }

@@ -129,14 +129,18 @@ def test_the_unbiased_estimate_is_unbiased_and_the_biased_one_is_not(rng):
 def test_network_options_weight_prior_samples_and_log_variance(rng):
     x = rng.uniform(size=(10, 7)).astype(np.float32)
     net = LatentAutoencoder(7, 3, (8, 4), "mmd", seed=0, mmd_kernel="imq", mmd_weight=10.0,
-                            mmd_prior_samples=25, mmd_unbiased=True, log_var_activation="linear")
+                            mmd_prior_samples=25, mmd_unbiased=True, log_var_activation="linear",
+                            mu_activation="linear")
     out = net(x, training=True)
     assert tuple(out["prior"].shape) == (25, 3)
     assert net.encoder.get_layer("log_var").activation.__name__ == "linear"
+    assert net.encoder.get_layer("mu").activation.__name__ == "linear"
+    assert LatentAutoencoder(7, 3, (8, 4)).encoder.get_layer("mu").activation.__name__ == "relu"
     expected = 10.0 * float(ops.convert_to_numpy(losses.mmd(out["z"], out["prior"], kernel="imq",
                                                             unbiased=True)))
     net.compute_loss(x, None, out)
     assert float(net.regularizer_tracker.result()) == pytest.approx(expected, rel=1e-5)
     again = LatentAutoencoder.from_config(net.get_config())
     assert (again.mmd_kernel, again.mmd_weight, again.mmd_prior_samples, again.mmd_unbiased,
-            again.log_var_activation) == ("imq", 10.0, 25, True, "linear")
+            again.log_var_activation, again.mu_activation) == ("imq", 10.0, 25, True, "linear",
+                                                                "linear")

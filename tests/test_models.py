@@ -101,8 +101,10 @@ def test_unfitted_and_bad_arguments(counts_adata):
 
 def test_diffvae_mmd_options_train_save_and_load(counts_adata, tmp_path):
     model = DiffVAE(**SMALL, mmd_kernel="rbf", mmd_weight=10.0, mmd_prior_samples=64,
-                    mmd_estimate="unbiased", log_var_activation="linear").fit(counts_adata, **FAST)
+                    mmd_estimate="unbiased", log_var_activation="linear",
+                    mu_activation="linear").fit(counts_adata, **FAST)
     assert np.isfinite(model.history_["mmd"]).all()
+    assert (model.transform(counts_adata) < 0).any()  # a linear mu reaches the prior's negative half
     model.save(tmp_path / "b")
     again = DiffVAE.load(tmp_path / "b")
     assert again.get_params() == model.get_params()
@@ -113,6 +115,7 @@ def test_diffvae_mmd_options_train_save_and_load(counts_adata, tmp_path):
                          ({"mmd_weight": -1.0}, "mmd_weight must be positive"),
                          ({"mmd_prior_samples": 0}, "mmd_prior_samples must be positive"),
                          ({"mmd_estimate": "exact"}, "mmd_estimate must be one of"),
-                         ({"log_var_activation": "tanh"}, "log_var_activation must be one of")]:
+                         ({"log_var_activation": "tanh"}, "log_var_activation must be one of"),
+                         ({"mu_activation": "elu"}, "mu_activation must be one of")]:
         with pytest.raises(InputError, match=message):
             DiffVAE(**SMALL, **bad).fit(counts_adata, **FAST)
