@@ -71,6 +71,17 @@ def test_same_seed_gives_identical_tables(tmp_path, data_dir):
     assert (tmp_path / "a" / "ari.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_tuned_adds_the_tuned_diffvae_as_a_row(tmp_path, counts_adata):
+    counts_adata.write_h5ad(tmp_path / "x.h5ad")
+    args = ["--data", str(tmp_path / "x.h5ad"), "--quick", "--models", "pca", "--tuned",
+            "--no-scanpy", "--spaces", "latent", "--clusterers", "kmeans", "--n-jobs", "1",
+            "--out", str(tmp_path / "out")]
+    assert benchmark.main(args) == 0
+    runs = pd.read_csv(tmp_path / "out" / "runs.csv")
+    assert list(dict.fromkeys(runs["model"])) == ["pca", "diffvae-tuned"]
+    assert len(runs) == 2 * 2 and runs["ari"].between(-1, 1).all()  # models x repetitions
+
+
 def test_protocol_clusters_with_leiden_when_asked(separable):
     latent, labels = separable
     rows = comparison.cluster_and_score(latent, labels, [0, 1], spaces=["latent"],

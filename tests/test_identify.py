@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from diffvae import DiffVAE, LatentModel
 from diffvae.cli import identify
 from diffvae.analysis import majority_mapping
 from diffvae.analysis.pipeline import identify_cell_types
@@ -66,12 +67,15 @@ def test_identify_command_on_paul15_with_a_saved_model(paul15_model, tmp_path, d
     assert f"{metrics['ari']:.3f}" in report
 
 
-def test_identify_command_trains_on_pbmc68k_offline(tmp_path):
+def test_identify_command_trains_the_tuned_diffvae_on_pbmc68k_offline(tmp_path, capsys):
     out = tmp_path / "out"
     args = ["--dataset", "pbmc68k_reduced", "--epochs", "5", "--clusterer", "dbscan",
-            "--out", str(out), "--quiet"]
+            "--out", str(out), "--quiet", "--tuned"]
     assert identify.main(args) == 0
-    assert (out / "model" / "config.json").exists()
+    assert LatentModel.load(out / "model").get_params() == DiffVAE.tuned().get_params()
+    with pytest.raises(SystemExit):  # argparse: exit status 2 and its usage line
+        identify.main([*args, "--model", str(out / "model")])
+    assert "argument --model: not allowed with argument --tuned" in capsys.readouterr().err
     metrics = json.loads((out / "metrics.json").read_text())
     clusters = pd.read_csv(out / "clusters.csv", index_col=0)
     assert metrics["n_noise"] == int((clusters["cluster"] == -1).sum())

@@ -99,6 +99,21 @@ def test_unfitted_and_bad_arguments(counts_adata):
         model.decode(np.zeros((3, 5)))
 
 
+def test_tuned_is_the_study_setting_over_the_paper_defaults():
+    from diffvae import defaults
+
+    paper, tuned = DiffVAE().get_params(), DiffVAE.tuned().get_params()
+    assert defaults.TUNED_DIFFVAE and set(defaults.TUNED_DIFFVAE) <= set(paper)
+    assert tuned == {**paper, **defaults.TUNED_DIFFVAE} and tuned != paper
+    assert (paper["mmd_kernel"], paper["mu_activation"], paper["log_var_activation"]) == (
+        "infovae", "relu", "relu")  # the constructor stays the paper's
+    overridden = DiffVAE.tuned(latent_dim=7, mu_activation="relu").get_params()
+    assert overridden == {**tuned, "latent_dim": 7, "mu_activation": "relu"}
+    assert get_model("diffvae-tuned", latent_dim=7).get_params() == DiffVAE.tuned(latent_dim=7).get_params()
+    with pytest.raises(TypeError):
+        DiffVAE.tuned(mmd_kernal="imq")
+
+
 def test_diffvae_mmd_options_train_save_and_load(counts_adata, tmp_path):
     model = DiffVAE(**SMALL, mmd_kernel="rbf", mmd_weight=10.0, mmd_prior_samples=64,
                     mmd_estimate="unbiased", log_var_activation="linear",

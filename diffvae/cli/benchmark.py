@@ -32,7 +32,7 @@ from .._files import atomic_path
 from ..comparison import paper_layout, plot_runs, run_protocol, summarise
 from ..defaults import CLUSTERERS, PAPER_CLUSTERERS, SPACES
 from ..errors import InputError
-from ..models import MODELS
+from ..models import MODEL_NAMES, TUNED
 from .common import (add_data_arguments, command, load_input, markdown_table, new_parser,
                      parse_args, reference_labels, save_figure, write_csv)
 
@@ -43,7 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = new_parser("benchmark", __doc__)
     add_data_arguments(parser)
     parser.add_argument("--label-key", help="obs column of reference labels (default: the dataset's)")
-    parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=["diffvae", "vae", "ae", "pca"])
+    parser.add_argument("--models", nargs="+", choices=sorted(MODEL_NAMES),
+                        default=["diffvae", "vae", "ae", "pca"],
+                        help=f"{TUNED}: DiffVAE.tuned(), the MMD study's recommended options")
+    parser.add_argument("--tuned", action="store_true",
+                        help=f"add {TUNED} (DiffVAE.tuned()) next to the paper's DiffVAE")
     parser.add_argument("--latent-dims", type=int, nargs="+",
                         default=list(defaults.BENCHMARK_LATENT_DIMS))
     parser.add_argument("--clusterers", nargs="+", choices=CLUSTERERS, default=list(PAPER_CLUSTERERS),
@@ -72,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         for key, value in QUICK.items():
             setattr(args, key, value)
+    if args.tuned and TUNED not in args.models:
+        args.models = [*args.models, TUNED]
     positive_int("--repetitions", args.repetitions)
     positive_int("--epochs", args.epochs)
     positive_ints("--latent-dims", args.latent_dims)

@@ -129,9 +129,14 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, backed: bool = False)
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--model BUNDLE`` or train DiffVAE with the paper's settings (``--epochs``, ``--latent-dim``)."""
-    parser.add_argument("--model", type=Path, metavar="BUNDLE",
+    """``--model BUNDLE`` or train DiffVAE with the paper's settings (``--epochs``,
+    ``--latent-dim``), or with the MMD study's (``--tuned``)."""
+    models = parser.add_mutually_exclusive_group()
+    models.add_argument("--model", type=Path, metavar="BUNDLE",
                         help="a saved model bundle; default: train DiffVAE with the paper's settings")
+    models.add_argument("--tuned", action="store_true",
+                        help="train DiffVAE.tuned(): the MMD study's recommended options instead "
+                        "of the paper's")
     parser.add_argument("--epochs", type=int, default=defaults.EPOCHS,
                         help=f"when training (default {defaults.EPOCHS})")
     parser.add_argument("--latent-dim", type=int, default=defaults.LATENT_DIM,
@@ -158,8 +163,9 @@ def load_or_train(args: argparse.Namespace, adata: ad.AnnData, model=None):
 
     if model is not None:
         return model
-    with step(f"training DiffVAE for {args.epochs} epochs"):
-        model = DiffVAE(latent_dim=args.latent_dim).fit(
+    make = DiffVAE.tuned if args.tuned else DiffVAE
+    with step(f"training DiffVAE{' (tuned)' if args.tuned else ''} for {args.epochs} epochs"):
+        model = make(latent_dim=args.latent_dim).fit(
             adata, epochs=args.epochs, seed=args.seed, layer=args.layer,
             verbose=0 if args.quiet else "auto")
     model.save(args.out / "model", overwrite=True)

@@ -29,7 +29,7 @@ from .. import defaults
 from .._progress import step
 from .._checks import fraction, optional, positive_int, positive_ints, positive_number
 from ..distributed import data_parallel, process_shard
-from ..models import MODELS, LatentModel, get_model
+from ..models import MODEL_NAMES, TUNED, LatentModel, get_model
 from .common import (add_data_arguments, command, load_input, new_parser, parse_args, save_figure,
                      write_csv, write_h5ad)
 
@@ -37,7 +37,8 @@ from .common import (add_data_arguments, command, load_input, new_parser, parse_
 def build_parser() -> argparse.ArgumentParser:
     parser = new_parser("train", __doc__)
     add_data_arguments(parser, backed=True)
-    parser.add_argument("--model", choices=sorted(MODELS), default="diffvae")
+    parser.add_argument("--model", choices=sorted(MODEL_NAMES), default="diffvae",
+                        help=f"{TUNED}: DiffVAE.tuned(), the MMD study's recommended options")
     parser.add_argument("--hidden-dims", "--hidden-dimensions", "--hidden_dimensions",
                         dest="hidden_dims", type=int, nargs="+", default=list(defaults.HIDDEN_DIMS),
                         metavar="H", help="encoder hidden sizes, outermost first (default "
