@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from diffvae import DiffVAE, analysis, comparison, datasets  # noqa: E402
+from diffvae import DiffVAE, analysis, comparison, datasets, defaults  # noqa: E402
 from diffvae.cli.common import markdown_table, save_figure, write_csv  # noqa: E402
 from diffvae.models import get_model  # noqa: E402
 from diffvae.preprocessing import looks_like_counts  # noqa: E402
@@ -136,6 +136,9 @@ def summarize(runs: pd.DataFrame, out: Path) -> str:
         beats = {d: bool(means.loc[chosen, d] >= means.loc["PCA", d]) for d in means.columns}
         lines += ["", f"best mean rank among DiffVAE settings: {chosen}; k-means ARI >= PCA on "
                   + ", ".join(f"{d}: {'yes' if ok else 'no'}" for d, ok in beats.items())]
+        shipped = SETTINGS[chosen] == defaults.TUNED_DIFFVAE
+        lines.append(f"DiffVAE.tuned() (defaults.TUNED_DIFFVAE) is this setting: "
+                     f"{'yes' if shipped else 'NO, update it'}")
     return "\n".join(lines)
 
 
