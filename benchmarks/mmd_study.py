@@ -11,7 +11,8 @@ and ARI of Leiden on the 15-nearest-neighbour graph (scanpy's, resolution 1).
 
 Writes runs.csv (after every run; a later call with the same --out resumes where it stopped),
 summary.csv (mean and sd per dataset and model), ranks.csv (each model's rank per dataset by
-mean k-means ARI, and the mean rank) and mmd_study.png, and prints the tables in Markdown.
+mean k-means ARI, and the mean rank), mmd_study.png and summary.md (the tables in Markdown,
+also printed).
 The rule that picks a recommended setting is fixed before the study: the DiffVAE setting with
 the best mean rank across datasets (k-means ARI), never a per-dataset choice.
 
@@ -36,6 +37,7 @@ import pandas as pd  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from diffvae import DiffVAE, analysis, comparison, datasets, defaults  # noqa: E402
+from diffvae._files import atomic_path  # noqa: E402
 from diffvae.cli.common import markdown_table, save_figure, write_csv  # noqa: E402
 from diffvae.models import get_model  # noqa: E402
 from diffvae.preprocessing import looks_like_counts  # noqa: E402
@@ -126,12 +128,16 @@ def summarize(runs: pd.DataFrame, out: Path) -> str:
     ranks = ranks.sort_values("mean rank")
     write_csv(ranks, out / "ranks.csv")
     save_figure(figure(summary), out / "mmd_study.png")
-    shown = pd.DataFrame({f"{kind} ARI": summary[(f"{kind}_ari", "mean")].map("{:.3f}".format)
-                          + " ± " + summary[(f"{kind}_ari", "std")].map("{:.3f}".format)
-                          for kind in ("kmeans", "leiden")}).replace("nan ± nan", "-")
     settings = [m for m in ranks.index if m in SETTINGS]
     chosen = settings[0] if settings else None
-    lines = [markdown_table(shown), "", markdown_table(ranks.round(2))]
+    lines = []
+    for kind in ("kmeans", "leiden"):  # models x datasets, in the order of the mean rank
+        cells = (summary[(f"{kind}_ari", "mean")].map("{:.3f}".format) + " ± "
+                 + summary[(f"{kind}_ari", "std")].map("{:.3f}".format))
+        wide = cells.unstack("dataset").reindex([*ranks.index, "scanpy PCA + Leiden"])
+        lines += [f"{kind} ARI (mean ± sd over seeds)", "",
+                  markdown_table(wide.replace("nan ± nan", "-").fillna("-")), ""]
+    lines.append(markdown_table(ranks.round(2)))
     if chosen is not None and "PCA" in means.index:
         beats = {d: bool(means.loc[chosen, d] >= means.loc["PCA", d]) for d in means.columns}
         lines += ["", f"best mean rank among DiffVAE settings: {chosen}; k-means ARI >= PCA on "
@@ -203,7 +209,12 @@ def main() -> None:
                          **run_one(name, adata, labels, model, seed, args.epochs, args.data_dir)})
             runs = pd.DataFrame(rows)
             write_csv(runs, path, index=False)  # after every run: nothing lost, resumable
-    print(f"{runs['seed'].nunique()} seeds (mean ± sd)\n\n{summarize(runs, args.out)}")
+    seeds = runs.groupby("dataset")["seed"].nunique()
+    report = (f"Seeds per dataset: {', '.join(f'{d} {n}' for d, n in seeds.items())}\n\n"
+              f"{summarize(runs, args.out)}\n")
+    with atomic_path(args.out / "summary.md") as tmp:
+        tmp.write_text(report)
+    print(report)
 
 
 if __name__ == "__main__":
