@@ -64,7 +64,7 @@ def test_identify_command_on_paul15_with_a_saved_model(paul15_model, tmp_path, d
     report = (out / "report.md").read_text()
     for figure in identify.FIGURES:
         assert (out / figure).read_bytes()[:4] == b"\x89PNG" and f"]({figure})" in report
-    assert f"{metrics['ari']:.3f}" in report
+    assert f"{metrics['ari']:.3f}" in report and "DiffVAE, the paper's options" in report
 
 
 def test_identify_command_trains_the_tuned_diffvae_on_pbmc68k_offline(tmp_path, capsys):
@@ -73,6 +73,7 @@ def test_identify_command_trains_the_tuned_diffvae_on_pbmc68k_offline(tmp_path, 
             "--out", str(out), "--quiet", "--tuned"]
     assert identify.main(args) == 0
     assert LatentModel.load(out / "model").get_params() == DiffVAE.tuned().get_params()
+    assert "mu_activation='linear'" in (out / "report.md").read_text()
     with pytest.raises(SystemExit):  # argparse: exit status 2 and its usage line
         identify.main([*args, "--model", str(out / "model")])
     assert "argument --model: not allowed with argument --tuned" in capsys.readouterr().err

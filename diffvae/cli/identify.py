@@ -1,8 +1,9 @@
 """``diffvae identify``: from expression to named cell types with marker genes (paper Fig. 1).
 
-Trains DiffVAE with the paper's defaults (or loads ``--model BUNDLE``), embeds mu with t-SNE,
-clusters, finds the latent dimensions and high-weight genes of each cluster, maps clusters to
-cell types by marker genes and, when the data carry reference labels, scores the agreement.
+Trains DiffVAE with the paper's defaults (``--tuned``: DiffVAE.tuned(), the MMD study's options;
+or loads ``--model BUNDLE``), embeds mu with t-SNE, clusters, finds the latent dimensions and
+high-weight genes of each cluster, maps clusters to cell types by marker genes and, when the
+data carry reference labels, scores the agreement. The report names the model's options.
 Writes to ``--out``: clusters.csv, latent_dims.csv, top_dimensions.csv, high_weight_genes.csv,
 mapping.csv, marker_scores.csv, metrics.json (with labels), figures (PNG), identified.h5ad and
 report.md.
@@ -148,7 +149,7 @@ def write_outputs(result: Identification, adata, model: LatentModel, out: Path,
     annotated.obs[f"{model.model_type}_cell_type"] = pd.Categorical(cells["cell_type"])
     write_h5ad(annotated, out / "identified.h5ad")
     with atomic_path(out / "report.md") as tmp:
-        tmp.write_text(report(result, title, list(figures)))
+        tmp.write_text(report(result, title, list(figures), model))
     return sorted(out.iterdir())
 
 
@@ -160,7 +161,20 @@ def agreement_summary(metrics: dict, key: str) -> str:
             f"{metrics['overlap_majority']:.1%} when each cluster is named by its most common label")
 
 
-def report(result: Identification, title: str, figures: list[str]) -> str:
+def model_setting(model: LatentModel) -> str:
+    """The model in words: its class and, for DiffVAE, the options that differ from the paper's."""
+    from ..models import DiffVAE
+
+    if not isinstance(model, DiffVAE):
+        return type(model).__name__
+    paper = DiffVAE().get_params()
+    changed = {k: v for k, v in model.get_params().items()
+               if k not in ("latent_dim", "hidden_dims") and v != paper[k]}
+    return "DiffVAE, " + (", ".join(f"{k}={v!r}" for k, v in changed.items()) if changed
+                          else "the paper's options")
+
+
+def report(result: Identification, title: str, figures: list[str], model: LatentModel) -> str:
     """A one-page Markdown summary with the figures inline."""
     s = result.settings
     space = "the 2-D t-SNE of mu" if s["cluster_on"] == "tsne" else "mu"
@@ -174,7 +188,7 @@ def report(result: Identification, title: str, figures: list[str]) -> str:
     sample = ("" if result.embedded is None else
               f" The t-SNE shows a random sample of {s['tsne_cells']:,} cells.")
     lines = [f"# Cell types identified with DiffVAE: {title}", "",
-             f"{n_cells:,} cells, {len(result.genes)} genes, latent size "
+             f"{n_cells:,} cells, {len(result.genes)} genes; {model_setting(model)}, latent size "
              f"{result.latent.shape[1]}. Clustering: {method} on {space}; {s['n_dims']} top "
              f"dimensions per cluster, {s['n_genes']} genes per dimension; seed {s['seed']}, "
              f"Keras backend {keras_backend()}.{sample}", ""]
