@@ -126,7 +126,7 @@ def test_the_unbiased_estimate_is_unbiased_and_the_biased_one_is_not(rng):
         unbiased[0], rel=1e-4)
 
 
-def test_network_options_weight_prior_samples_and_log_variance(rng):
+def test_network_options_weight_prior_samples_log_variance_and_mu(rng):
     x = rng.uniform(size=(10, 7)).astype(np.float32)
     net = LatentAutoencoder(7, 3, (8, 4), "mmd", seed=0, mmd_kernel="imq", mmd_weight=10.0,
                             mmd_prior_samples=25, mmd_unbiased=True, log_var_activation="linear",
@@ -134,8 +134,20 @@ def test_network_options_weight_prior_samples_and_log_variance(rng):
     out = net(x, training=True)
     assert tuple(out["prior"].shape) == (25, 3)
     assert net.encoder.get_layer("log_var").activation.__name__ == "linear"
-    assert net.encoder.get_layer("mu").activation.__name__ == "linear"
-    assert LatentAutoencoder(7, 3, (8, 4)).encoder.get_layer("mu").activation.__name__ == "relu"
+    # mu and log sigma^2 against numpy: the last hidden layer's output times each head's kernel
+    hidden = keras.Model(net.encoder.input, net.encoder.get_layer("batch_norm_1").output)
+    h = ops.convert_to_numpy(hidden(x, training=False))
+    mu, log_var = (ops.convert_to_numpy(t) for t in net.encoder(x, training=False))
+    for name, got in (("mu", mu), ("log_var", log_var)):
+        kernel, bias = (ops.convert_to_numpy(w) for w in net.encoder.get_layer(name).weights)
+        np.testing.assert_allclose(got, h @ kernel + bias, rtol=1e-5, atol=1e-6)
+    assert (mu < 0).any()  # linear: not clipped at 0
+    paper = LatentAutoencoder(7, 3, (8, 4), "mmd", seed=0)
+    kernel, bias = (ops.convert_to_numpy(w) for w in paper.encoder.get_layer("mu").weights)
+    h = ops.convert_to_numpy(keras.Model(paper.encoder.input, paper.encoder.get_layer(
+        "batch_norm_1").output)(x, training=False))
+    np.testing.assert_allclose(ops.convert_to_numpy(paper.encoder(x, training=False)[0]),
+                               np.maximum(h @ kernel + bias, 0), rtol=1e-5, atol=1e-6)  # ReLU
     expected = 10.0 * float(ops.convert_to_numpy(losses.mmd(out["z"], out["prior"], kernel="imq",
                                                             unbiased=True)))
     net.compute_loss(x, None, out)
