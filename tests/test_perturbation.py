@@ -1,4 +1,5 @@
 """Latent perturbations, genes to flip, the classifier and ``diffvae perturb``."""
+import ast
 import json
 
 import numpy as np
@@ -177,12 +178,18 @@ def test_perturb_errors(paul15_model, tmp_path, data_dir, capsys):
     assert "unknown cell type(s) ['HSPC']" in capsys.readouterr().err
 
 
-def test_perturb_with_named_clusters_as_types(paul15_model, tmp_path, data_dir):
+def test_perturb_with_named_clusters_as_types(paul15_model, tmp_path, data_dir, capsys):
     _, bundle = paul15_model
     args = ["--dataset", "paul15_tradeseq", "--data-dir", str(data_dir), "--model", str(bundle),
-            "--groups", "cluster", "--source", "cluster 0", "--targets", "Erythrocyte", "Neutrophils",
-            "--lambdas", "0", "1", "--n-random", "1", "--classifier-epochs", "10",
-            "--out", str(tmp_path), "--quiet"]
-    assert perturb.main(args) == 0
+            "--groups", "cluster", "--lambdas", "0", "1", "--n-random", "1",
+            "--classifier-epochs", "10", "--out", str(tmp_path), "--quiet"]
+    # the group names: marker-named clusters and "cluster <i>" for the unnamed, listed by the error
+    assert perturb.main([*args, "--source", "no such type"]) == 2
+    types = ast.literal_eval(capsys.readouterr().err.split("types: ")[1].strip())
+    named = [t for t in types if not t.startswith("cluster ")]
+    source = ([t for t in types if t.startswith("cluster ")] or named)[0]
+    targets = [t for t in named if t != source][:2]
+    assert len(targets) == 2, types
+    assert perturb.main([*args, "--source", source, "--targets", *targets]) == 0
     table = pd.read_csv(tmp_path / "conversions.csv")
-    assert set(table["target"]) == {"Erythrocyte", "Neutrophils"}
+    assert set(table["target"]) == set(targets)
