@@ -193,7 +193,8 @@ class _NeuralModel(LatentModel):
         if backed is not None:  # minibatches read from disk as training goes
             train = MinibatchSequence(backed, self.preprocessor_, train_rows, batch_size,
                                       shuffle=True, seed=seed)
-            valid = MinibatchSequence(backed, self.preprocessor_, valid_rows, batch_size)
+            valid = (MinibatchSequence(backed, self.preprocessor_, valid_rows, batch_size)
+                     if len(valid_rows) else None)
             batches = {}
         else:
             train, batches = training_input(scaled[train_rows], batch_size, shuffle=True, seed=seed)
@@ -203,7 +204,7 @@ class _NeuralModel(LatentModel):
         network.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=True,
                         steps_per_execution=STEPS_PER_EXECUTION)
         self.history_ = fit_network(
-            network, train, validation_data=valid if len(valid_rows) else None, epochs=epochs,
+            network, train, validation_data=valid, epochs=epochs,
             callbacks=callbacks, verbose=keras_verbose(verbose), **batches)
         self.network_ = network  # only a model that trained to finite weights is kept
         return self
@@ -274,8 +275,8 @@ class DiffVAE(_NeuralModel):
                  mmd_kernel: str = "infovae", mmd_kernel_width: float | None = None,
                  mmd_weight: float = 1.0, mmd_prior_samples: int | None = None,
                  mmd_estimate: str = "biased", log_var_activation: str = "relu",
-                 mu_activation: str = "relu", normalize: bool | None = None, target_sum: float | None = None,
-                 n_top_genes: int | None = None) -> None:
+                 mu_activation: str = "relu", normalize: bool | None = None,
+                 target_sum: float | None = None, n_top_genes: int | None = None) -> None:
         super().__init__(latent_dim, hidden_dims, normalize=normalize, target_sum=target_sum,
                          n_top_genes=n_top_genes)
         self.mmd_kernel = mmd_kernel
