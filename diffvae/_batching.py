@@ -31,6 +31,36 @@ def training_input(x: np.ndarray, batch_size: int, *, shuffle: bool = False,
     return batches.prefetch(tf.data.AUTOTUNE), {"shuffle": False}  # shuffled above
 
 
+def sequence_input(sequence, n_features: int) -> tuple[object, dict]:
+    """A ``keras.utils.PyDataset`` of float32 ``(batch, n_features)`` arrays as ``fit`` input.
+
+    On the TensorFlow backend a ``tf.data`` pipeline that asks the sequence for each batch when
+    the training step needs it, without prefetching: on two cores, preparing the next batch
+    while XLA runs the step on both slowed epochs by 1.8x (numpy work taking turns with the step
+    costs 1.1x; benchmarks/scale.py). The sequence draws its next order after its last batch, as
+    Keras has it do at the end of an epoch. Other backends iterate the sequence itself.
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return sequence, {}
+    import tensorflow as tf
+
+    n_batches = len(sequence)
+
+    def load(index: np.int64) -> np.ndarray:
+        batch = sequence[int(index)]
+        if index == n_batches - 1:
+            sequence.on_epoch_end()
+        return batch
+
+    batches = tf.data.Dataset.range(n_batches).map(lambda i: tf.ensure_shape(
+        tf.numpy_function(load, [i], tf.float32, stateful=True), (None, n_features)))
+    options = tf.data.Options()
+    options.autotune.enabled = False  # no prefetch, no parallel calls: see above
+    return batches.with_options(options), {"shuffle": False}  # the sequence shuffles
+
+
 def apply_in_batches(model, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
     """``model(x, training=False)`` in batches, as numpy (the first output if several).
 

@@ -13,7 +13,7 @@ from typing import ClassVar
 import numpy as np
 
 from . import defaults
-from ._batching import STEPS_PER_EXECUTION, apply_in_batches, training_input
+from ._batching import STEPS_PER_EXECUTION, apply_in_batches, sequence_input, training_input
 from ._checks import (check_training, choice, fraction, optional, positive_int, positive_ints,
                       positive_number)
 from ._progress import keras_verbose
@@ -191,11 +191,12 @@ class _NeuralModel(LatentModel):
         if seed is not None:  # first: tf.data's shuffle takes the global seed when built
             keras.utils.set_random_seed(seed)
         if backed is not None:  # minibatches read from disk as training goes
-            train = MinibatchSequence(backed, self.preprocessor_, train_rows, batch_size,
-                                      shuffle=True, seed=seed)
-            valid = (MinibatchSequence(backed, self.preprocessor_, valid_rows, batch_size)
-                     if len(valid_rows) else None)
-            batches = {}
+            n_genes = len(self.preprocessor_.genes_)
+            train, batches = sequence_input(MinibatchSequence(
+                backed, self.preprocessor_, train_rows, batch_size, shuffle=True, seed=seed), n_genes)
+            valid = (sequence_input(MinibatchSequence(
+                backed, self.preprocessor_, valid_rows, batch_size), n_genes)[0]
+                if len(valid_rows) else None)
         else:
             train, batches = training_input(scaled[train_rows], batch_size, shuffle=True, seed=seed)
             valid = training_input(scaled[valid_rows], batch_size)[0] if len(valid_rows) else None

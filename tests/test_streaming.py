@@ -120,9 +120,10 @@ def test_row_reader_reads_csr_and_dense_files_and_refuses_csc(tmp_path, counts_a
     for name, adata in (("csr", counts_adata), ("dense", dense)):
         adata.write_h5ad(tmp_path / f"{name}.h5ad")
         reader = RowReader(ad.read_h5ad(tmp_path / f"{name}.h5ad", backed="r"))
-        got = reader.rows(17, 45)
-        np.testing.assert_array_equal(got.toarray() if sp.issparse(got) else got,
-                                      counts_adata.X[17:45].toarray())
+        runs = [np.arange(17, 45), np.array([3, 5, 6]), np.array([50])]  # any order of runs
+        got = reader.take(runs)
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, counts_adata.X[np.concatenate(runs)].toarray())
     csc = counts_adata.copy()
     csc.X = sp.csc_matrix(csc.X)
     csc.write_h5ad(tmp_path / "csc.h5ad")
