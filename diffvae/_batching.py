@@ -36,9 +36,9 @@ def sequence_input(sequence, n_features: int) -> tuple[object, dict]:
 
     On the TensorFlow backend a ``tf.data`` pipeline that asks the sequence for each batch when
     the training step needs it, without prefetching: on two cores, preparing the next batch
-    while XLA runs the step on both slowed epochs by 1.8x (numpy work taking turns with the step
-    costs 1.1x; benchmarks/scale.py). The sequence draws its next order after its last batch, as
-    Keras has it do at the end of an epoch. Other backends iterate the sequence itself.
+    while XLA runs the step on both made epochs 1.8x slower than taking turns (README, "Data
+    larger than memory"). The sequence draws its next order after its last batch, as Keras has
+    it do at the end of an epoch. Other backends iterate the sequence itself.
     """
     import keras
 

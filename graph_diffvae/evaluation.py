@@ -75,7 +75,7 @@ def biological_metrics(model: GraphDiffVAE, x: np.ndarray, predicted: sp.csr_mat
     progenitor split (and the mean lineage weights of progenitors' partners, when ``lineages``
     holds per-cell lineage weights) and the k-means ARI of the representation
     (``model.transform()``)."""
-    coexpression = coexpression_graph(x, edge_list(predicted).shape[0])
+    coexpression = coexpression_graph(x, edge_list(predicted).shape[0], seed=seed)
     found = {
         "same_type_share": {
             "predicted": same_type_share(predicted, labels),

@@ -145,22 +145,40 @@ def pearson_graph(x: np.ndarray, k: int = 1, *, block_size: int | None = None,
     return symmetric_binary(rows, cols, len(x))
 
 
-def coexpression_graph(x: np.ndarray, n_edges: int, *, block_size: int | None = None) -> sp.csr_matrix:
+def coexpression_graph(x: np.ndarray, n_edges: int, *, block_size: int | None = None,
+                       method: str = "auto", seed: int | None = 0) -> sp.csr_matrix:
     """The ``n_edges`` cell pairs with the highest |Pearson correlation| (the paper's Fig. 4e
     co-expression matrix thresholded to a given number of edges), undirected.
 
-    Candidates are each cell's top ceil(4 n_edges / n) partners, computed in blocks; the global
-    top pairs are chosen among them (exact unless one cell holds more of the top pairs than that).
+    Candidates are each cell's top ceil(4 n_edges / n) partners; the global top pairs are chosen
+    among them (exact unless one cell holds more of the top pairs than that). The candidates
+    are exact (``method="exact"``, or "auto" up to :data:`EXACT_NEIGHBOURS_MAX_CELLS` cells:
+    blocks of row products, cost N^2 x genes) or approximate (above: each cell's most
+    positively correlated cells by :func:`approximate_neighbours`, about N log N, so the rare
+    strongly anti-correlated pairs are left out).
     """
     x = np.asarray(x)
     n = len(x)
     per_row = int(min(n - 1, max(1, np.ceil(4 * n_edges / n))))
-    rows, cols, vals = top_k_pairs(_standardise_rows(x), per_row, absolute=True,
-                                    block_size=block_size)
+    z = _standardise_rows(x)
+    if approximate_search(method, n):
+        rows = np.repeat(np.arange(n), per_row)
+        cols = approximate_neighbours(z, per_row, seed=seed).ravel()
+        vals = np.abs(_row_products(z, rows, cols))
+    else:
+        rows, cols, vals = top_k_pairs(z, per_row, absolute=True, block_size=block_size)
     pairs = pd.DataFrame({"i": np.minimum(rows, cols), "j": np.maximum(rows, cols), "v": vals})
     pairs = pairs[pairs["i"] != pairs["j"]].drop_duplicates(["i", "j"])
     best = pairs.nlargest(n_edges, "v")
     return symmetric_binary(best["i"].to_numpy(), best["j"].to_numpy(), n)
+
+
+def _row_products(z: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                  block_size: int = 65_536) -> np.ndarray:
+    """z_i . z_j for each pair (rows[p], cols[p]), a block of pairs at a time (the gathered
+    rows of all pairs at once would be pairs x genes)."""
+    return np.concatenate([np.einsum("ij,ij->i", z[rows[s:s + block_size]], z[cols[s:s + block_size]])
+                           for s in range(0, len(rows), block_size)] or [np.zeros(0, np.float32)])
 
 
 def knn_graph(representation: np.ndarray, k: int = 15, *, method: str = "auto",

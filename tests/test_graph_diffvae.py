@@ -66,9 +66,15 @@ def test_approximate_graphs_find_the_exact_neighbours_on_paul15(paul15, monkeypa
     knn_exact, knn_approx = (graphs.knn_graph(pcs, 10, method=m) for m in ("exact", "approximate"))
     assert knn_approx.multiply(knn_exact).nnz / knn_exact.nnz > 0.97
     assert knn_approx.diagonal().sum() == 0
+    # the co-expression pairs: approximate candidates give (nearly) the exact top pairs
+    co_exact = graphs.coexpression_graph(x, 3000, method="exact")
+    co_approximate = graphs.coexpression_graph(x, 3000, method="approximate")
+    assert co_approximate.nnz == co_exact.nnz == 6000
+    assert co_approximate.multiply(co_exact).nnz / co_exact.nnz > 0.95
     # "auto" is exact up to the threshold and approximate above it
     monkeypatch.setattr(graphs, "EXACT_NEIGHBOURS_MAX_CELLS", 1000)
     assert (graphs.pearson_graph(x, 1) != approximate).nnz == 0
+    assert (graphs.coexpression_graph(x, 3000) != co_approximate).nnz == 0
     with pytest.raises(InputError, match="method must be one of"):
         graphs.knn_graph(pcs, 10, method="fast")
 
@@ -203,12 +209,18 @@ def test_split_edges_holds_out_disjoint_edges_and_non_edges(rng):
     assert all(train_graph[i, j] == 0 for i, j in test) and all(adjacency[i, j] == 0 for i, j in test_neg)
 
 
-def test_command_line_on_paul15(tmp_path, data_dir, paul15):
+def test_command_line_on_paul15_as_at_scale(tmp_path, data_dir, paul15, monkeypatch):
+    # every step as above its size limits (approximate input graph, links and co-expression
+    # pairs; t-SNE of a sample), on real cells
+    monkeypatch.setattr(graphs, "EXACT_NEIGHBOURS_MAX_CELLS", 1000)
     out = tmp_path / "out"
     args = ["--dataset", "paul15_tradeseq", "--data-dir", str(data_dir), "--epochs", "30",
-            "--learning-rate", "1e-3", "--loss", "sparse", "--out", str(out), "--quiet"]
+            "--learning-rate", "1e-3", "--loss", "sparse", "--tsne-max-cells", "1000",
+            "--out", str(out), "--quiet"]
     assert train.main(args) == 0
     metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["tsne_cells"] == 1000 and metrics["n_cells"] == 2660
+    assert "random sample of 1,000 cells" in (out / "report.md").read_text()
     assert metrics["link_prediction"]["test"]["auc"] > 0.6
     shares = metrics["same_type_share"]
     assert shares["input"] > shares["chance"] and shares["predicted"] > shares["chance"]
@@ -217,6 +229,7 @@ def test_command_line_on_paul15(tmp_path, data_dir, paul15):
     assert set(lineage) == {"weight_lineage1", "weight_lineage2"} and all(0 <= v <= 1 for v in lineage.values())
     stored = ad.read_h5ad(out / "graph_diffvae.h5ad")
     np.testing.assert_array_equal(stored.obsm["X_graph_diffvae"], np.load(out / "node_features.npy"))
+    assert "X_tsne" not in stored.obsm  # the sample's t-SNE is the figure's only
     assert (sp.load_npz(out / "input_adjacency.npz") != stored.obsp["input_graph"]).nnz == 0
     for name in ("links_tsne.png", "adjacency.png", "coexpression.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"

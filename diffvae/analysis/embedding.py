@@ -12,6 +12,16 @@ from ..errors import InputError
 METHODS = ("opentsne", "sklearn")
 
 
+def tsne_sample(n_cells: int, max_cells: int = defaults.TSNE_MAX_CELLS,
+                seed: int | None = 0) -> np.ndarray | None:
+    """The cells a t-SNE figure of ``n_cells`` cells embeds: ``None`` (all of them) up to
+    ``max_cells``, else a seeded random sample of ``max_cells`` cells, sorted: openTSNE's FFT
+    method grows about as N log N, but a million points make no readable figure."""
+    if n_cells <= max_cells:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(n_cells, max_cells, replace=False))
+
+
 def tsne(latent: np.ndarray, *, perplexity: float = defaults.PERPLEXITY, seed: int | None = 0,
          method: str = "opentsne", n_jobs: int = -1, init: str = "pca") -> np.ndarray:
     """Embed ``latent`` (cells x dims) in 2-D with t-SNE.

@@ -107,15 +107,12 @@ def identify_cell_types(
         n_clusters = len(np.unique(labels))
     with step("representation (mu)"):
         latent = model.transform(adata, layer=layer)
-    embedded = None
-    if len(latent) > tsne_max_cells:
-        embedded = np.sort(np.random.default_rng(seed).choice(len(latent), tsne_max_cells,
-                                                              replace=False))
-        if cluster_on == "tsne":
-            warnings.warn(f"{len(latent):,} cells: the t-SNE embeds a random sample of "
-                          f"{tsne_max_cells:,} (the figure), so clusters are found on mu "
-                          "(cluster_on='latent')", UserWarning, stacklevel=2)
-            cluster_on = "latent"
+    embedded = embedding.tsne_sample(len(latent), tsne_max_cells, seed)
+    if embedded is not None and cluster_on == "tsne":
+        warnings.warn(f"{len(latent):,} cells: the t-SNE embeds a random sample of "
+                      f"{tsne_max_cells:,} (the figure), so clusters are found on mu "
+                      "(cluster_on='latent')", UserWarning, stacklevel=2)
+        cluster_on = "latent"
     with step(f"t-SNE of {tsne_max_cells if embedded is not None else len(latent)} cells"):
         tsne = embedding.tsne(latent if embedded is None else latent[embedded],
                               perplexity=perplexity, seed=seed, method=tsne_method)

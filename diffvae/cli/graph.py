@@ -34,7 +34,7 @@ from graph_diffvae.multitask import MultitaskDiffVAE
 from .. import defaults
 from .._files import atomic_path
 from .._progress import step
-from ..analysis import tsne
+from ..analysis import tsne, tsne_sample
 from ..datasets import progenitor_types
 from ..base import keras_backend
 from ..errors import InputError
@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--label-key", help="obs column of reference labels (default: the dataset's)")
     parser.add_argument("--progenitors", nargs="+", metavar="TYPE",
                         help="progenitor types for the link split (default: the dataset's)")
+    parser.add_argument("--tsne-max-cells", type=int, default=defaults.TSNE_MAX_CELLS,
+                        help="above this many cells, the t-SNE figure shows a random sample of "
+                        f"this size; default {defaults.TSNE_MAX_CELLS:,}")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--quiet", action="store_true")
@@ -95,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.learning_rate is None:
         args.learning_rate = (multitask.LEARNING_RATE if args.multitask
                               else defaults.GRAPH_LEARNING_RATE)
-    for name in ("k", "hidden_dim", "latent_dim", "epochs"):
+    for name in ("k", "hidden_dim", "latent_dim", "epochs", "tsne_max_cells"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     if args.graph_weight != multitask.GRAPH_WEIGHT and not args.multitask:
@@ -138,15 +141,19 @@ def main(argv: list[str] | None = None) -> int:
             sp.save_npz(tmp, matrix)
     annotated = adata.copy()
     annotated.obsm["X_graph_diffvae"] = model.node_features_
-    annotated.obsm[model.default_key] = model.transform()
-    with step(f"t-SNE of {adata.n_obs} cells"):
-        embedding = tsne(model.transform(), seed=args.seed)
-    annotated.obsm["X_tsne"] = embedding
+    annotated.obsm[model.default_key] = representation = model.transform()
+    embedded = tsne_sample(adata.n_obs, args.tsne_max_cells, args.seed)
+    with step(f"t-SNE of {adata.n_obs if embedded is None else len(embedded)} cells"):
+        embedding = tsne(representation if embedded is None else representation[embedded],
+                         seed=args.seed)
+    if embedded is None:  # a sample's t-SNE is the figure's only
+        annotated.obsm["X_tsne"] = embedding
     annotated.obsp["input_graph"] = model.adjacency_
     annotated.obsp["predicted_graph"] = predicted
     write_h5ad(annotated, out / "graph_diffvae.h5ad")
 
     metrics = {"model": model.model_type, "graph": args.graph, "k": args.k, "n_cells": adata.n_obs,
+               "tsne_cells": adata.n_obs if embedded is None else len(embedded),
                "n_input_edges": int(evaluation.edge_list(model.adjacency_).shape[0]),
                "n_predicted_edges": int(evaluation.edge_list(predicted).shape[0]),
                "link_prediction": model.link_metrics_}
@@ -158,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
             metrics.update(evaluation.biological_metrics(model, x, predicted, labels, progenitors,
                                                          args.seed, lineages))
         order = np.argsort(labels, kind="stable")
-        figures["links_tsne.png"] = plots.links_on_tsne(embedding, labels, predicted, progenitors)
+        figures["links_tsne.png"] = plots.links_on_tsne(embedding, labels, predicted, progenitors,
+                                                        cells=embedded)
         figures["adjacency.png"] = plots.adjacency_panels(model.adjacency_, predicted, labels, order)
         if adata.n_obs <= plots.COEXPRESSION_LIMIT:
             figures["coexpression.png"] = plots.coexpression(x, labels, order)
@@ -191,6 +199,9 @@ def report(metrics: dict, args, figures: list[str]) -> str:
              f"{metrics['n_cells']} cells; input graph `{metrics['graph']}` with k = {metrics['k']} "
              f"({metrics['n_input_edges']} edges); {args.epochs} epochs, learning rate "
              f"{args.learning_rate}, seed {args.seed}, Keras backend {keras_backend()}.", "",
+             *([] if metrics["tsne_cells"] == metrics["n_cells"] else [
+                 f"The t-SNE figure shows a random sample of {metrics['tsne_cells']:,} cells and "
+                 "the links between them.", ""]),
              "## Link prediction on held-out edges", "",
              f"| split | edges | AUC | AP |\n| --- | --- | --- | --- |\n"
              f"| test | {link['n_test_edges']} | {link['test']['auc']:.3f} | {link['test']['ap']:.3f} |\n"
