@@ -139,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, matrix in (("input_adjacency.npz", model.adjacency_), ("predicted_adjacency.npz", predicted)):
         with atomic_path(out / name) as tmp:
             sp.save_npz(tmp, matrix)
-    annotated = adata.copy()
+    # the command read its own AnnData: annotate it rather than copy its matrix
+    annotated = adata.copy() if adata.is_view else adata
     annotated.obsm["X_graph_diffvae"] = model.node_features_
     annotated.obsm[model.default_key] = representation = model.transform()
     embedded = tsne_sample(adata.n_obs, args.tsne_max_cells, args.seed)
