@@ -8,6 +8,8 @@ Both search exactly up to :data:`EXACT_NEIGHBOURS_MAX_CELLS` cells (the cost gro
 approximately above it, with pynndescent's nearest-neighbour descent (about N log N; scanpy's
 neighbour search): the most correlated cell is the nearest one in Euclidean distance between
 standardised rows, since |z_i - z_j|^2 = 2 - 2 r_ij.
+- :func:`exact_top_products` and :func:`approximate_top_products`: each cell's partners with the
+  largest inner products (Graph-DiffVAE's predicted links).
 - :func:`read_graph`: a user's adjacency (``.npz``, ``.mtx`` or an edge-list CSV).
 - :func:`normalize`: D^-1/2 (A + I) D^-1/2, the GCN propagation matrix (Spektral ``gcn_filter``).
 """
@@ -76,9 +78,58 @@ def approximate_top_products(z: np.ndarray, k: int, *, seed: int | None = 0) -> 
     n_neighbors = max(k + 1, SEARCH_NEIGHBOURS)
     index = NNDescent(np.hstack([z, lift]), metric="euclidean", n_neighbors=n_neighbors,
                       random_state=seed, low_memory=True)
-    # epsilon 0.2 (pynndescent's default 0.1): 99.3 % exact top-1 on Gaussian features, 95.3 %
+    # epsilon 0.2 (pynndescent's default 0.1): 99.3 % exact top-1 on Gaussian features of
+    # 3,000 cells (95.3 % with 0.1), 91 % of 100,000
     found, _ = index.query(np.hstack([z, np.zeros_like(lift)]), k=n_neighbors, epsilon=0.2)
     return _others(found, k)
+
+
+def exact_top_products(z: np.ndarray, k: int, *, rows: np.ndarray | None = None,
+                       block_size: int = 2048) -> tuple[np.ndarray, float]:
+    """Each row's ``k`` other rows with the largest z_i . z_j (cells x k, largest first),
+    exactly, and the share of all pairs it had to score.
+
+    Candidates are scored in blocks in order of decreasing norm, and a block of rows stops as
+    soon as none of the rest can beat its k-th best (z_i . z_j <= |z_i| |z_j|): the cost is the
+    scanned share of N^2, small when norms vary (the best partners have large norms) and all
+    of it when every norm is equal. ``rows``: only these rows (a sample, to estimate the cost).
+    """
+    z = np.asarray(z, dtype=np.float32)
+    n = len(z)
+    rows = np.arange(n) if rows is None else np.asarray(rows)
+    norms = np.sqrt(np.einsum("ij,ij->i", z, z))
+    order = np.argsort(-norms, kind="stable")
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
+    candidates, candidate_norms = z[order], norms[order]
+    found = np.empty((len(rows), k), dtype=np.int64)
+    scanned = 0
+    for start in range(0, len(rows), block_size):
+        query = rows[start:start + block_size]
+        best = np.full((len(query), k), -np.inf, dtype=np.float32)
+        best_at = np.zeros((len(query), k), dtype=np.int64)  # positions in the norm order
+        for low in range(0, n, 4 * block_size):
+            if np.all(norms[query] * candidate_norms[low] <= best.min(axis=1)):
+                break
+            scores = z[query] @ candidates[low:low + 4 * block_size].T
+            own = (position[query] >= low) & (position[query] < low + scores.shape[1])
+            scores[np.flatnonzero(own), position[query][own] - low] = -np.inf  # never itself
+            scanned += scores.size
+            # the block's best k, one argmax at a time (k is small; a partition of each row
+            # costs 20 times an argmax), each taking the place of the row's worst kept one
+            each = np.arange(len(query))
+            for _ in range(k):
+                top = scores.argmax(axis=1)
+                value, worst = scores[each, top], best.argmin(axis=1)
+                better = value > best[each, worst]
+                if not better.any():
+                    break
+                best[each[better], worst[better]] = value[better]
+                best_at[each[better], worst[better]] = low + top[better]
+                scores[each, top] = -np.inf
+        first = np.argsort(-best, axis=1, kind="stable")
+        found[start:start + block_size] = order[np.take_along_axis(best_at, first, axis=1)]
+    return found, scanned / max(len(rows) * n, 1)
 
 
 def _others(found: np.ndarray, k: int) -> np.ndarray:
