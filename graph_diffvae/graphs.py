@@ -84,7 +84,7 @@ def approximate_top_products(z: np.ndarray, k: int, *, seed: int | None = 0) -> 
     return _others(found, k)
 
 
-def exact_top_products(z: np.ndarray, k: int, *, rows: np.ndarray | None = None,
+def exact_top_products(z: np.ndarray, k: int, *,
                        block_size: int = 2048) -> tuple[np.ndarray, float]:
     """Each row's ``k`` other rows with the largest z_i . z_j (cells x k, largest first),
     exactly, and the share of all pairs it had to score.
@@ -92,20 +92,20 @@ def exact_top_products(z: np.ndarray, k: int, *, rows: np.ndarray | None = None,
     Candidates are scored in blocks in order of decreasing norm, and a block of rows stops as
     soon as none of the rest can beat its k-th best (z_i . z_j <= |z_i| |z_j|): the cost is the
     scanned share of N^2, small when norms vary (the best partners have large norms) and all
-    of it when every norm is equal. ``rows``: only these rows (a sample, to estimate the cost).
+    of it when every norm is equal. ``block_size`` rows are scored against four times as
+    many candidates at a time.
     """
     z = np.asarray(z, dtype=np.float32)
     n = len(z)
-    rows = np.arange(n) if rows is None else np.asarray(rows)
     norms = np.sqrt(np.einsum("ij,ij->i", z, z))
     order = np.argsort(-norms, kind="stable")
     position = np.empty(n, dtype=np.int64)
     position[order] = np.arange(n)
     candidates, candidate_norms = z[order], norms[order]
-    found = np.empty((len(rows), k), dtype=np.int64)
+    found = np.empty((n, k), dtype=np.int64)
     scanned = 0
-    for start in range(0, len(rows), block_size):
-        query = rows[start:start + block_size]
+    for start in range(0, n, block_size):
+        query = np.arange(start, min(start + block_size, n))
         best = np.full((len(query), k), -np.inf, dtype=np.float32)
         best_at = np.zeros((len(query), k), dtype=np.int64)  # positions in the norm order
         for low in range(0, n, 4 * block_size):
@@ -129,7 +129,7 @@ def exact_top_products(z: np.ndarray, k: int, *, rows: np.ndarray | None = None,
                 scores[each, top] = -np.inf
         first = np.argsort(-best, axis=1, kind="stable")
         found[start:start + block_size] = order[np.take_along_axis(best_at, first, axis=1)]
-    return found, scanned / max(len(rows) * n, 1)
+    return found, scanned / max(n * n, 1)
 
 
 def _others(found: np.ndarray, k: int) -> np.ndarray:

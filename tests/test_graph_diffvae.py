@@ -91,9 +91,6 @@ def test_exact_top_products_equal_numpy_and_prune_by_norm(rng, k):
                                   np.take_along_axis(scores, expected, axis=1))
     assert (found != np.arange(3000)[:, None]).all()
     assert share < 0.6  # varied norms: most candidates are never scored
-    sample = np.array([5, 17, 2999])
-    np.testing.assert_array_equal(graphs.exact_top_products(z, k, rows=sample, block_size=256)[0],
-                                  found[sample])
     # equal norms: nothing can be pruned, every pair is scored
     unit = z / np.linalg.norm(z, axis=1, keepdims=True)
     assert graphs.exact_top_products(unit, k, block_size=256)[1] == pytest.approx(1.0, abs=1e-3)
