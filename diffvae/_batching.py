@@ -3,32 +3,65 @@ from __future__ import annotations
 
 import numpy as np
 
-#: training steps per compiled call: fewer Python round trips per epoch on the TensorFlow
+#: training steps per compiled call at most: fewer Python round trips per epoch on the TensorFlow
 #: backend (with the pipeline below, 0.19 -> 0.13 s per epoch in benchmarks/train_speed.py)
 STEPS_PER_EXECUTION = 4
 
 
-def training_input(x: np.ndarray, batch_size: int, *, shuffle: bool = False,
-                   seed: int | None = None) -> tuple[object, dict]:
-    """Rows of ``x`` as ``fit`` input: ``(data, fit_kwargs)``.
+def steps_per_execution(steps_per_epoch: int | None) -> int:
+    """Training steps per compiled call: the largest divisor of ``steps_per_epoch`` up to
+    :data:`STEPS_PER_EXECUTION` (Keras runs whole groups of steps, so on a repeated dataset a
+    group must end where the epoch does); :data:`STEPS_PER_EXECUTION` for input that ends each
+    epoch itself (``None``)."""
+    if steps_per_epoch is None:
+        return STEPS_PER_EXECUTION
+    return max(d for d in range(1, STEPS_PER_EXECUTION + 1) if steps_per_epoch % d == 0)
 
-    On the TensorFlow backend a ``tf.data`` pipeline that shuffles row indices each epoch
-    (seeded), gathers each batch from one copy of ``x`` and prefetches the next: Keras's own
-    adapter for arrays rebuilds its pipeline every epoch, which cost 1.3x per epoch here.
-    Other backends iterate numpy arrays without that cost and get ``x`` itself.
-    """
-    import keras
 
-    if keras.backend.backend() != "tensorflow":
-        return x, {"batch_size": batch_size, "shuffle": shuffle}
+def _gathered_batches(x: np.ndarray, batch_size: int, shuffle: bool, seed: int | None):
+    """A ``tf.data`` pipeline of batches gathered from one copy of ``x``, the row order shuffled
+    (seeded) each pass when ``shuffle``."""
     import tensorflow as tf
 
     rows = tf.constant(x)
     order = tf.data.Dataset.range(len(x))
     if shuffle:
         order = order.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    batches = order.batch(batch_size).map(lambda i: tf.gather(rows, i))
-    return batches.prefetch(tf.data.AUTOTUNE), {"shuffle": False}  # shuffled above
+    return order.batch(batch_size).map(lambda i: tf.gather(rows, i))
+
+
+def training_input(x: np.ndarray, batch_size: int, *, seed: int | None = None
+                   ) -> tuple[object, dict]:
+    """Rows of ``x``, shuffled each epoch, as ``fit`` input: ``(data, fit_kwargs)``.
+
+    On the TensorFlow backend one repeated ``tf.data`` pipeline that shuffles row indices each
+    epoch (seeded), gathers each batch and prefetches the next, with ``steps_per_epoch`` set so
+    that Keras keeps its iterator from epoch to epoch: Keras's own adapter for arrays rebuilds its
+    pipeline every epoch (1.3x per epoch here), and a new iterator each epoch still cost 1.2x
+    (benchmarks/train_speed.py). Compile with :func:`steps_per_execution` of that
+    ``steps_per_epoch``. Other backends iterate numpy arrays without that cost and get ``x``
+    itself.
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return x, {"batch_size": batch_size, "shuffle": True}
+    import tensorflow as tf
+
+    batches = _gathered_batches(x, batch_size, shuffle=True, seed=seed).repeat()
+    steps = -(-len(x) // batch_size)
+    return batches.prefetch(tf.data.AUTOTUNE), {"shuffle": False, "steps_per_epoch": steps}
+
+
+def validation_input(x: np.ndarray, batch_size: int):
+    """Rows of ``x`` in order as ``validation_data``: one pass per evaluation."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return x
+    import tensorflow as tf
+
+    return _gathered_batches(x, batch_size, shuffle=False, seed=None).prefetch(tf.data.AUTOTUNE)
 
 
 def sequence_input(sequence, n_features: int) -> tuple[object, dict]:

@@ -13,7 +13,8 @@ from typing import ClassVar
 import numpy as np
 
 from . import defaults
-from ._batching import STEPS_PER_EXECUTION, apply_in_batches, sequence_input, training_input
+from ._batching import (apply_in_batches, sequence_input, steps_per_execution, training_input,
+                        validation_input)
 from ._checks import (check_training, choice, fraction, optional, positive_int, positive_ints,
                       positive_number)
 from ._progress import keras_verbose
@@ -198,12 +199,12 @@ class _NeuralModel(LatentModel):
                 backed, self.preprocessor_, valid_rows, batch_size), n_genes)[0]
                 if len(valid_rows) else None)
         else:
-            train, batches = training_input(scaled[train_rows], batch_size, shuffle=True, seed=seed)
-            valid = training_input(scaled[valid_rows], batch_size)[0] if len(valid_rows) else None
+            train, batches = training_input(scaled[train_rows], batch_size, seed=seed)
+            valid = validation_input(scaled[valid_rows], batch_size) if len(valid_rows) else None
         network = self._build_network(len(self.preprocessor_.genes_), seed)
         # XLA: 1.7x faster per epoch than TensorFlow's default here (benchmarks/train_speed.py).
         network.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=True,
-                        steps_per_execution=STEPS_PER_EXECUTION)
+                        steps_per_execution=steps_per_execution(batches.get("steps_per_epoch")))
         self.history_ = fit_network(
             network, train, validation_data=valid, epochs=epochs,
             callbacks=callbacks, verbose=keras_verbose(verbose), **batches)
