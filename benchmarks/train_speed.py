@@ -5,8 +5,9 @@ the zebrafish dataset's shape (1422 cells x 1845 genes) on the TensorFlow and th
 each in its own process, and prints seconds per epoch next to the time that the same matrix
 multiplies (forward and backward, same shapes, same batches) take as plain numpy BLAS calls in the
 same run. The ratio is what matters: these machines are shared and noisy. Beside it, the floor of
-any Keras training step of these shapes in the same backend: the same Dense layers as a plain
-multilayer perceptron, squared error and SGD (no BatchNorm, no sampling, no MMD, no Adam).
+any Keras training step of these shapes in the same backend: the same Dense layers (less the
+small log-variance head) as a plain multilayer perceptron, squared error and SGD (no BatchNorm, no
+sampling, no MMD, no Adam).
 
     python benchmarks/train_speed.py [--epochs 10] [--repeats 3]
 """
@@ -65,8 +66,8 @@ def keras_epoch_seconds(epochs: int, repeats: int, bare: bool = False) -> float:
     """Best seconds per epoch of DiffVAE training in this process's Keras backend.
 
     ``bare``: the floor of any Keras training step of these shapes instead, a plain
-    multilayer perceptron of the same Dense layers (ReLU, sigmoid output), squared error, SGD,
-    fed and compiled the same way.
+    multilayer perceptron of the same Dense layers less the log-variance head (ReLU, sigmoid
+    output), squared error, SGD, fed and compiled the same way.
     """
     import keras
 
