@@ -47,10 +47,18 @@ def _standardise_rows(x: np.ndarray, block_size: int = 65_536) -> np.ndarray:
     return out
 
 
-def approximate_search(method: str, n_cells: int) -> bool:
-    """Whether a neighbour search over ``n_cells`` is approximate under ``method``."""
+def check_search(k: int | None, n_cells: int, method: str) -> None:
+    """A clear error for a neighbour count outside 1 .. n_cells - 1 (``k=None``: none asked)
+    or a ``method`` not in :data:`NEIGHBOUR_METHODS`."""
+    if k is not None and not 1 <= k < n_cells:
+        raise InputError(f"k must be between 1 and the number of cells - 1 ({n_cells - 1}), got {k}")
     if method not in NEIGHBOUR_METHODS:
         raise InputError(f"method must be one of {NEIGHBOUR_METHODS}, got {method!r}")
+
+
+def approximate_search(method: str, n_cells: int) -> bool:
+    """Whether a neighbour search over ``n_cells`` is approximate under ``method``."""
+    check_search(None, n_cells, method)
     return method == "approximate" or (method == "auto" and n_cells > EXACT_NEIGHBOURS_MAX_CELLS)
 
 
@@ -186,8 +194,7 @@ def pearson_graph(x: np.ndarray, k: int = 1, *, block_size: int | None = None,
     ("approximate", or "auto" above that size): :func:`approximate_neighbours` of the
     standardised rows (``seed`` seeds it)."""
     x = np.asarray(x)
-    if not 1 <= k < len(x):
-        raise InputError(f"k must be between 1 and the number of cells - 1 ({len(x) - 1}), got {k}")
+    check_search(k, len(x), method)
     z = _standardise_rows(x)
     if approximate_search(method, len(x)):
         cols = approximate_neighbours(z, k, seed=seed).ravel()
@@ -241,8 +248,7 @@ def knn_graph(representation: np.ndarray, k: int = 15, *, method: str = "auto",
 
     representation = np.asarray(representation)
     n = len(representation)
-    if not 1 <= k < n:
-        raise InputError(f"k must be between 1 and the number of cells - 1, got {k}")
+    check_search(k, n, method)
     if approximate_search(method, n):
         cols = approximate_neighbours(representation, k, seed=seed)
     else:

@@ -70,10 +70,7 @@ def top_partners(z: np.ndarray, k: int = 1, *, method: str = "auto",
     """
     z = np.asarray(z)
     n = len(z)
-    if not 1 <= k < n:
-        raise InputError(f"k must be between 1 and the number of cells - 1 ({n - 1}), got {k}")
-    if method not in graphs.NEIGHBOUR_METHODS:
-        raise InputError(f"method must be one of {graphs.NEIGHBOUR_METHODS}, got {method!r}")
+    graphs.check_search(k, n, method)
     if method == "approximate":
         cols = graphs.approximate_top_products(z, k, seed=seed)
     else:
