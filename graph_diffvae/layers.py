@@ -23,7 +23,7 @@ class GCNConv(_SpektralGCNConv):
     """Spektral's ``GCNConv``: activation(A_norm X W + b) for node features X and a normalised
     sparse adjacency A_norm.
 
-    Two changes to Spektral's ``call``, neither to the result:
+    Spektral's ``call`` rewritten with two changes, neither to the result:
 
     - Keras 3 calls layers with ``mask=[None, None]`` for a list input, which Spektral multiplies
       into the output and then fails with "Could not automatically infer the output shape"; an
@@ -38,10 +38,11 @@ class GCNConv(_SpektralGCNConv):
         if isinstance(mask, (list, tuple)) and all(m is None for m in mask):
             mask = None
         x, a = inputs
-        if x.shape[-1] is None or x.shape[-1] >= self.channels:
-            return super().call(inputs, mask=mask)
-        output = ops.matmul(modal_dot(a, x), self.kernel)
-        if self.use_bias:  # BiasAdd, as Spektral's: TensorFlow fuses it into the matmul
+        if x.shape[-1] is not None and x.shape[-1] < self.channels:
+            output = ops.matmul(modal_dot(a, x), self.kernel)
+        else:
+            output = modal_dot(a, ops.matmul(x, self.kernel))
+        if self.use_bias:
             output = tf.nn.bias_add(output, self.bias)
         if mask is not None:
             output *= mask[0]
