@@ -25,6 +25,7 @@ setup(
         "tensorflow>=2.21,<2.22",
         "keras>=3.15,<3.16",
         "spektral==1.3.1",
+        "pymetis>=2025.2",  # graph partitions for subgraph minibatches (Cluster-GCN)
         "numpy>=2,<3",
         "scipy>=1.13",
         "scikit-learn>=1.5",

@@ -48,6 +48,18 @@ GRAPH_LATENT_DIM = 50
 GRAPH_EPOCHS = 200
 GRAPH_LEARNING_RATE = 1e-4
 GRAPH_K = 1                     # each cell to its most correlated cell
+GRAPH_DENSE_LOSS_MAX_CELLS = 5000   # above: loss "auto" scores edges + sampled non-edges
+#: batch_size "auto": full batch (the paper's) up to this many cells, subgraphs of
+#: GRAPH_BATCH_SIZE cells above (README, "Graph-DiffVAE at scale")
+GRAPH_FULL_BATCH_MAX_CELLS = 100_000
+GRAPH_BATCH_SIZE = 4096         # cells per subgraph minibatch
+GRAPH_PARTS_PER_BATCH = 8       # Cluster-GCN: a minibatch joins this many random graph parts
+
+# the multitask model (DiffVAE and Graph-DiffVAE in one; the paper's future work)
+MULTITASK_EPOCHS = 300
+MULTITASK_LEARNING_RATE = 1e-3
+MULTITASK_GRAPH_WEIGHT = 1.0    # adjacency term against expression term, both per cell
+MULTITASK_MMD_SAMPLES = 1024    # cells per MMD estimate: kernel matrices stay this size squared
 
 # clustering: the analysis's choices, in the order the command lines list them
 CLUSTERERS = ("kmeans", "dbscan", "leiden")

@@ -11,7 +11,8 @@ expression in [0, 1]) and Graph-DiffVAE's (GCN on [z | X] -> Z* = (z + Z') / 2; 
 probability sigmoid(z*_i . z*_j)). Both reconstruction terms are negative log-likelihoods per
 cell: the expression's summed over genes, the adjacency's summed over the cell's N possible
 links (Graph-DiffVAE's loss, a mean over N^2 pairs, times N), so ``graph_weight=1`` weighs
-them as one joint likelihood. Trained full batch, as Graph-DiffVAE.
+them as one joint likelihood. Trained as Graph-DiffVAE: full batch, or on subgraph minibatches
+(:mod:`graph_diffvae.subgraphs`).
 """
 from __future__ import annotations
 
@@ -24,20 +25,15 @@ from keras import layers, ops
 
 from diffvae import defaults
 from diffvae import losses as diffvae_losses
-from diffvae._checks import optional, positive_int, positive_ints, positive_number
+from diffvae._checks import positive_int, positive_ints, positive_number
+from diffvae.base import read_file
 from diffvae.layers import Reparameterize
 from diffvae.networks import build_decoder, kernel_product
 
 from . import losses
+from .estimator import GraphEstimator
 from .layers import GCNConv, GraphAttention
-from .model import GraphDiffVAE
 
-#: default weight of the adjacency term against the expression term (per cell, see above)
-GRAPH_WEIGHT = 1.0
-#: cells (and prior draws) per MMD estimate: a random subset each step keeps the kernel matrices
-#: MMD_SAMPLES^2 however many cells the graph has
-MMD_SAMPLES = 1024
-EPOCHS, LEARNING_RATE = 300, 1e-3
 _LATENT = "latent.npy"
 
 
@@ -49,20 +45,27 @@ class MultitaskNetwork(keras.Model):
     log sigma^2 (``latent_dim``, linear; GCN, or graph attention with ``heads`` heads averaged).
     Decoders: DiffVAE's dense decoder (reverse ``hidden_dims``, sigmoid output) and
     Graph-DiffVAE's GCN(hidden_dims[0], ReLU) on [z | X] -> GCN Z' (latent_dim).
-    The dense layers have no batch normalisation: training is full batch, where batch statistics
-    are the population's, and moving averages would only add a train / inference gap.
+    The dense layers have no batch normalisation: in full-batch training batch statistics are the
+    population's, and moving averages would only add a train / inference gap.
 
     Loss: mean over cells of the expression's binary cross-entropy (summed over genes)
     + ``mmd_weight`` x MMD(z, N(0, I)) (DiffVAE's, on ``mmd_samples`` random cells per step)
     + ``graph_weight`` x N x Graph-DiffVAE's adjacency loss; tracked as metrics
-    ``reconstruction``, ``mmd`` and ``adjacency``.
+    ``reconstruction``, ``mmd`` and ``adjacency``. N is ``graph_cells``, the cells of the whole
+    graph, so that a subgraph's adjacency term still counts each cell's links to all N cells
+    (None: the cells of the step, the same in full-batch training).
     """
+
+    #: graph layers in :meth:`encode` and :meth:`decode`: how far a node's outputs reach
+    encoder_hops, decoder_hops = 1, 2
 
     def __init__(self, n_features: int, hidden_dims: Sequence[int] = defaults.HIDDEN_DIMS,
                  latent_dim: int = defaults.LATENT_DIM, *, conv: str = "gcn", heads: int = 1,
-                 graph_weight: float = GRAPH_WEIGHT, mmd_weight: float = 1.0,
-                 mmd_samples: int = MMD_SAMPLES, seed: int | None = None, **kwargs) -> None:
+                 graph_weight: float = defaults.MULTITASK_GRAPH_WEIGHT, mmd_weight: float = 1.0,
+                 mmd_samples: int = defaults.MULTITASK_MMD_SAMPLES, seed: int | None = None,
+                 graph_cells: int | None = None, **kwargs) -> None:
         super().__init__(**{"name": "multitask_diffvae", **kwargs})
+        self.graph_cells = None if graph_cells is None else int(graph_cells)
         self.n_features, self.latent_dim = int(n_features), int(latent_dim)
         self.hidden_dims = tuple(int(h) for h in hidden_dims)
         self.conv, self.heads, self.seed = conv, int(heads), seed
@@ -98,12 +101,19 @@ class MultitaskNetwork(keras.Model):
 
     def call(self, inputs, training=False):
         x, a = inputs
-        h = self.body(x)
-        mu, log_var = self.mu([h, a]), self.log_var([h, a])
+        mu, log_var = self.encode(x, a)
         z = self.reparameterize(mu, log_var) if training else mu
+        return self.decode(z, x, a), mu, log_var, self.expression_decoder(z), z
+
+    def encode(self, x, a):
+        """(mu, log sigma^2) of every node, from its own and its neighbours' dense codes."""
+        h = self.body(x)
+        return self.mu([h, a]), self.log_var([h, a])
+
+    def decode(self, z, x, a):
+        """Z* = (z + Z') / 2, the graph decoder's node features (for links)."""
         g = self.graph_decoder_hidden([ops.concatenate([z, x], axis=1), a])
-        z_star = (z + self.graph_decoder_z([g, a])) / 2.0
-        return z_star, mu, log_var, self.expression_decoder(z), z
+        return (z + self.graph_decoder_z([g, a])) / 2.0
 
     def attention(self, inputs):
         """The attention of the mu layer on each edge (``conv="gat"``), from the dense codes."""
@@ -125,7 +135,8 @@ class MultitaskNetwork(keras.Model):
         z_subset = ops.take(z, subset, axis=0)
         prior = keras.random.normal(ops.shape(z_subset), seed=self.mmd_seed)
         terms["mmd"] = diffvae_losses.mmd(z_subset, prior)
-        terms["adjacency"] = losses.reconstruction_loss(z_star, y) * ops.cast(n, "float32")
+        graph_cells = n if self.graph_cells is None else self.graph_cells
+        terms["adjacency"] = losses.reconstruction_loss(z_star, y) * ops.cast(graph_cells, "float32")
         for name, value in terms.items():
             self.trackers[name].update_state(value)
         return (terms["reconstruction"] + self.mmd_weight * terms["mmd"]
@@ -135,14 +146,16 @@ class MultitaskNetwork(keras.Model):
         return {**super().get_config(), "n_features": self.n_features,
                 "hidden_dims": list(self.hidden_dims), "latent_dim": self.latent_dim,
                 "conv": self.conv, "heads": self.heads, "graph_weight": self.graph_weight,
-                "mmd_weight": self.mmd_weight, "mmd_samples": self.mmd_samples, "seed": self.seed}
+                "mmd_weight": self.mmd_weight, "mmd_samples": self.mmd_samples, "seed": self.seed,
+                "graph_cells": self.graph_cells}
 
 
-class MultitaskDiffVAE(GraphDiffVAE):
+class MultitaskDiffVAE(GraphEstimator):
     """DiffVAE and Graph-DiffVAE in one model: a shared encoder over expression and the cell
     graph, DiffVAE's MMD prior, and decoders for both (see :class:`MultitaskNetwork`).
 
-    The same interface as :class:`GraphDiffVAE` (``fit(adata, adjacency=None, ...)``,
+    The same interface as :class:`~graph_diffvae.GraphDiffVAE` (both are
+    :class:`~graph_diffvae.estimator.GraphEstimator`: ``fit(adata, adjacency=None, ...)``,
     held-out link metrics, ``predict_links``, ``link_importance`` for ``conv="gat"``, save /
     load); :meth:`transform` returns mu, the cell-type representation (``obsm["X_multitask"]``),
     and :meth:`decoder_weights` DiffVAE's omega, for marker genes.
@@ -152,7 +165,7 @@ class MultitaskDiffVAE(GraphDiffVAE):
     latent_dim, hidden_dims
         DiffVAE's sizes (paper: 50 and (512, 256)).
     graph, k, use_rep, n_top_genes
-        The input graph and features, as for :class:`GraphDiffVAE`.
+        The input graph and features, as for :class:`~graph_diffvae.GraphDiffVAE`.
     conv, heads
         The encoder's graph layers: ``"gcn"`` or ``"gat"`` with ``heads`` heads.
     graph_weight
@@ -161,48 +174,44 @@ class MultitaskDiffVAE(GraphDiffVAE):
     mmd_weight, mmd_samples
         Weight of the MMD term, and cells per MMD estimate (a fresh random subset every step).
 
-    Training defaults: 300 full-batch epochs with learning rate 1e-3 (:meth:`fit`).
+    Training defaults (:meth:`fit`): 300 epochs with learning rate 1e-3
+    (:data:`~diffvae.defaults.MULTITASK_EPOCHS`, ``MULTITASK_LEARNING_RATE``).
     """
 
     model_type, default_key = "multitask_diffvae", "X_multitask"
     fitted_attributes = ("network_", "node_features_", "latent_")
     network_module = "graph_diffvae.multitask"
+    default_epochs = defaults.MULTITASK_EPOCHS
+    default_learning_rate = defaults.MULTITASK_LEARNING_RATE
 
     def __init__(self, latent_dim: int = defaults.LATENT_DIM,
                  hidden_dims: Sequence[int] = defaults.HIDDEN_DIMS, *, graph: str = "pearson",
                  k: int = defaults.GRAPH_K, use_rep: str | None = None,
                  n_top_genes: int | None = None, conv: str = "gcn", heads: int = 1,
-                 graph_weight: float = GRAPH_WEIGHT, mmd_weight: float = 1.0,
-                 mmd_samples: int = MMD_SAMPLES) -> None:
+                 graph_weight: float = defaults.MULTITASK_GRAPH_WEIGHT, mmd_weight: float = 1.0,
+                 mmd_samples: int = defaults.MULTITASK_MMD_SAMPLES) -> None:
         self.latent_dim, self.hidden_dims = latent_dim, hidden_dims
         self.graph, self.k, self.use_rep, self.n_top_genes = graph, k, use_rep, n_top_genes
         self.conv, self.heads = conv, heads
         self.graph_weight, self.mmd_weight, self.mmd_samples = graph_weight, mmd_weight, mmd_samples
 
-    def fit(self, data, *, epochs: int = EPOCHS, learning_rate: float = LEARNING_RATE,
-            **kwargs) -> "MultitaskDiffVAE":
-        """Train as :meth:`GraphDiffVAE.fit` (same arguments) with the multitask defaults.
-        Sets ``latent_`` (mu, cells x latent_dim) and ``node_features_`` (Z*, for links)."""
-        super().fit(data, epochs=epochs, learning_rate=learning_rate, **kwargs)
-        self.latent_ = self.mu_
-        return self
-
     def _check_params(self) -> None:
         positive_int("latent_dim", self.latent_dim)
         positive_ints("hidden_dims", self.hidden_dims)
-        positive_int("k", self.k)
-        optional(positive_int, "n_top_genes", self.n_top_genes)
-        self._check_attention()  # mu and log sigma^2 average their heads: any width
+        super()._check_params()  # mu and log sigma^2 average their heads: any width
         for name in ("graph_weight", "mmd_weight"):
             if getattr(self, name) != 0:
                 positive_number(name, getattr(self, name))
         positive_int("mmd_samples", self.mmd_samples)
 
-    def _build_network(self, n_features: int, seed: int | None) -> keras.Model:
+    def _build_network(self, n_features: int, seed: int | None, n_cells: int) -> keras.Model:
         return MultitaskNetwork(n_features, self.hidden_dims, self.latent_dim, conv=self.conv,
                                 heads=self.heads, graph_weight=self.graph_weight,
                                 mmd_weight=self.mmd_weight, mmd_samples=self.mmd_samples,
-                                seed=seed)
+                                seed=seed, graph_cells=n_cells)
+
+    def _keep_outputs(self, node_features: np.ndarray, mu: np.ndarray) -> None:
+        self.latent_ = mu
 
     def _embedding(self) -> np.ndarray:
         return self.latent_
@@ -218,7 +227,5 @@ class MultitaskDiffVAE(GraphDiffVAE):
         np.save(directory / _LATENT, self.latent_)
 
     def _load_extra(self, directory: Path) -> None:
-        from diffvae.base import read_file
-
         super()._load_extra(directory)
         self.latent_ = read_file(directory / _LATENT, np.load)

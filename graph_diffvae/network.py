@@ -33,6 +33,9 @@ class GraphDiffVAENetwork(keras.Model):
     plus the KL term per node; both tracked as metrics ``reconstruction`` and ``kl``.
     """
 
+    #: graph layers in :meth:`encode` and :meth:`decode`: how far a node's outputs reach
+    encoder_hops, decoder_hops = 2, 2
+
     def __init__(self, n_features: int, hidden_dim: int = defaults.GRAPH_HIDDEN_DIM,
                  latent_dim: int = defaults.GRAPH_LATENT_DIM,
                  seed: int | None = None, conv: str = "gcn", heads: int = 1, **kwargs) -> None:
@@ -67,11 +70,21 @@ class GraphDiffVAENetwork(keras.Model):
 
     def call(self, inputs, training=False):
         x, a = inputs
-        h = self.encoder_hidden([x, a])
-        mu, log_var = self.mu([h, a]), self.log_var([h, a])
+        mu, log_var = self.encode(x, a)
         z = self.reparameterize(mu, log_var) if training else mu
+        return self.decode(z, x, a), mu, log_var
+
+    def encode(self, x, a):
+        """(mu, log sigma^2) of every node; a node's depend on its :attr:`encoder_hops`-hop
+        neighbourhood."""
+        h = self.encoder_hidden([x, a])
+        return self.mu([h, a]), self.log_var([h, a])
+
+    def decode(self, z, x, a):
+        """Z* = (z + Z') / 2, from latent codes and expression; a node's depends on its
+        :attr:`decoder_hops`-hop neighbourhood."""
         h = self.decoder_hidden([ops.concatenate([z, x], axis=1), a])
-        return (z + self.decoder_z([h, a])) / 2.0, mu, log_var
+        return (z + self.decoder_z([h, a])) / 2.0
 
     def attention(self, inputs):
         """The first encoder layer's attention on each edge (``conv="gat"``): see

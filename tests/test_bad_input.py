@@ -53,7 +53,7 @@ def test_bad_model_arguments_are_refused_before_training(counts_adata, make, fit
     ({"epochs": 0}, "epochs must be positive"),
     ({"learning_rate": math.nan}, "learning_rate must be positive and finite"),
     ({"negative_ratio": 0.0}, "negative_ratio must be positive"),
-    ({"loss": "cosine"}, "loss must be 'auto', 'dense' or 'sparse'"),
+    ({"loss": "cosine"}, r"loss must be one of \['auto', 'dense', 'sparse'\], got 'cosine'"),
 ])
 def test_bad_graph_arguments_are_refused(counts_adata, rng, fit, message):
     adjacency = graphs.symmetric_binary(*rng.integers(0, 40, (2, 120)), 40)

@@ -32,22 +32,24 @@ def numpy_adjacency_loss(z, target):
     return norm * np.mean(-(pos_weight * target * np.log(p) + (1 - target) * np.log(1 - p)))
 
 
-@pytest.mark.parametrize("conv", ["gcn", "gat"])
-def test_loss_equals_numpy(rng, conv):
+@pytest.mark.parametrize("conv, graph_cells", [("gcn", None), ("gat", None), ("gcn", 500)])
+def test_loss_equals_numpy(rng, conv, graph_cells):
     """Without the (random) MMD term, the loss is the expression's BCE + graph_weight x N x
-    the adjacency loss, each computed here in numpy from the network's outputs."""
+    the adjacency loss, each computed here in numpy from the network's outputs; N is the step's
+    cells, or ``graph_cells`` (a subgraph of a larger graph) when given."""
     import tensorflow as tf
 
     n = 12
     adjacency = graphs.symmetric_binary(*rng.integers(0, n, (2, 20)), n)
     target = np.minimum((adjacency + sp.eye(n)).toarray(), 1).astype(np.float32)
     x = rng.uniform(size=(n, 7)).astype(np.float32)
-    network = MultitaskNetwork(7, (8, 4), 3, conv=conv, heads=2, graph_weight=0.3, mmd_weight=0.0)
+    network = MultitaskNetwork(7, (8, 4), 3, conv=conv, heads=2, graph_weight=0.3, mmd_weight=0.0,
+                               graph_cells=graph_cells)
     inputs = (tf.constant(x), sparse_adjacency(graphs.normalize(adjacency)))
     outputs = network(inputs)
     z_star, x_hat = outputs[0].numpy(), outputs[3].numpy()
     loss = float(network.compute_loss(inputs, tf.constant(target), outputs))
-    expected = numpy_bce(x, x_hat) + 0.3 * n * numpy_adjacency_loss(z_star, target)
+    expected = numpy_bce(x, x_hat) + 0.3 * (graph_cells or n) * numpy_adjacency_loss(z_star, target)
     assert loss == pytest.approx(expected, rel=1e-5)
     assert float(network.trackers["mmd"].result()) >= 0  # tracked, though weighted 0
 

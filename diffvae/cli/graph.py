@@ -27,8 +27,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from graph_diffvae import evaluation, graphs, multitask, plots
-from graph_diffvae.model import GraphDiffVAE, check_backend
+from graph_diffvae import evaluation, graphs, plots
+from graph_diffvae.estimator import check_backend
+from graph_diffvae.model import GraphDiffVAE
 from graph_diffvae.multitask import MultitaskDiffVAE
 
 from .. import defaults
@@ -60,13 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
                         type=int, default=defaults.GRAPH_LATENT_DIM)
     parser.add_argument("--learning-rate", "--learning_rate", dest="learning_rate", type=float,
                         help=f"default {defaults.GRAPH_LEARNING_RATE} (paper), with --multitask "
-                        f"{multitask.LEARNING_RATE}")
+                        f"{defaults.MULTITASK_LEARNING_RATE}")
     parser.add_argument("--epochs", type=int, help=f"default {defaults.GRAPH_EPOCHS} (paper), "
-                        f"with --multitask {multitask.EPOCHS}")
+                        f"with --multitask {defaults.MULTITASK_EPOCHS}")
     parser.add_argument("--multitask", action="store_true",
                         help="DiffVAE and Graph-DiffVAE as one model (shared encoder, both decoders)")
     parser.add_argument("--graph-weight", "--graph_weight", dest="graph_weight", type=float,
-                        default=multitask.GRAPH_WEIGHT,
+                        default=defaults.MULTITASK_GRAPH_WEIGHT,
                         help="with --multitask: weight of the adjacency term against the "
                         "expression term, both per cell")
     parser.add_argument("--loss", choices=["auto", "dense", "sparse"], default="auto",
@@ -94,14 +95,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
     check_backend()
     if args.epochs is None:
-        args.epochs = multitask.EPOCHS if args.multitask else defaults.GRAPH_EPOCHS
+        args.epochs = defaults.MULTITASK_EPOCHS if args.multitask else defaults.GRAPH_EPOCHS
     if args.learning_rate is None:
-        args.learning_rate = (multitask.LEARNING_RATE if args.multitask
+        args.learning_rate = (defaults.MULTITASK_LEARNING_RATE if args.multitask
                               else defaults.GRAPH_LEARNING_RATE)
     for name in ("k", "hidden_dim", "latent_dim", "epochs", "tsne_max_cells"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-    if args.graph_weight != multitask.GRAPH_WEIGHT and not args.multitask:
+    if args.graph_weight != defaults.MULTITASK_GRAPH_WEIGHT and not args.multitask:
         raise InputError("--graph-weight weighs the multitask model's terms: add --multitask")
     adata = load_input(args)
     key, labels = reference_labels(adata, args.label_key)

@@ -1,0 +1,265 @@
+"""The base of the graph estimators (:class:`~graph_diffvae.GraphDiffVAE` and
+:class:`~graph_diffvae.MultitaskDiffVAE`): the input graph, GAE's held-out edge split and link
+metrics, training through ``keras.Model.fit`` (full batch, or subgraph minibatches), the
+embedding of every cell, predicted links, graph attention and the bundle's graph files.
+
+A subclass says which network it trains (:meth:`GraphEstimator._build_network`), which of the
+network's outputs it keeps (:meth:`GraphEstimator._keep_outputs`), its own parameter checks and
+its training defaults (``default_epochs``, ``default_learning_rate``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import keras
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from diffvae import defaults
+from diffvae._checks import check_training, choice, optional, positive_int, positive_number
+from diffvae._progress import keras_verbose
+from diffvae.base import BaseEstimator, fit_network, keras_backend, read_file
+from diffvae.errors import InputError
+from diffvae.io import as_anndata
+from diffvae.preprocessing import Preprocessor
+
+from . import graphs, subgraphs
+from .callbacks import EpochProgbar, LinkMetrics
+from .layers import sparse_adjacency
+from .links import link_metrics, split_edges, top_partners
+from .network import CONVS
+
+GRAPHS = ("pearson", "knn", "precomputed")
+LOSSES = ("auto", "dense", "sparse")
+_ADJACENCY, _NODE_FEATURES = "adjacency.npz", "node_features.npy"
+
+
+class GraphEstimator(BaseEstimator):
+    """What every graph model of the package shares. Use a subclass.
+
+    Subclasses store the shared parameters ``graph``, ``k``, ``use_rep``, ``n_top_genes``,
+    ``conv`` and ``heads`` (see :class:`~graph_diffvae.GraphDiffVAE`) under those names.
+    """
+
+    fitted_attributes: ClassVar[tuple[str, ...]] = ("network_", "node_features_")
+    json_attributes = ("link_metrics_",)
+    default_epochs: ClassVar[int]
+    default_learning_rate: ClassVar[float]
+
+    graph: str
+    k: int
+    use_rep: str | None
+    n_top_genes: int | None
+    conv: str
+    heads: int
+
+    def build_graph(self, x: np.ndarray, representation: np.ndarray | None = None) -> sp.csr_matrix:
+        """The input graph the settings describe, on the scaled expression ``x`` (or, for
+        ``"knn"``, on ``representation`` when given)."""
+        if self.graph == "pearson":
+            return graphs.pearson_graph(x, self.k)
+        if self.graph == "knn" and representation is not None:
+            return graphs.knn_graph(representation, self.k)
+        if self.graph == "knn":
+            from sklearn.decomposition import PCA
+
+            n_comps = min(50, *x.shape) - 1
+            return graphs.knn_graph(PCA(n_comps, random_state=0).fit_transform(x), self.k)
+        if self.graph == "precomputed":
+            raise InputError("graph='precomputed' needs the graph: pass adjacency= to fit")
+        raise InputError(f"graph must be one of {GRAPHS}, got {self.graph!r}")
+
+    def fit(self, data, *, adjacency=None, epochs: int | None = None,
+            learning_rate: float | None = None, batch_size: int | str | None = "auto",
+            seed: int | None = 0, loss: str = "auto", negative_ratio: float = 1.0,
+            evaluate_links: bool = True, callbacks: list | None = None,
+            verbose: str | int = "auto", layer: str | None = None) -> "GraphEstimator":
+        """Train on the cells of ``data`` and the graph (built, or ``adjacency``) with
+        ``keras.Model.fit``.
+
+        ``epochs`` and ``learning_rate`` default to the model's (``default_epochs``,
+        ``default_learning_rate``). ``batch_size``: ``None`` trains full batch, one step per
+        epoch over every cell (the paper's); an integer trains on subgraphs of about that many
+        cells (Cluster-GCN: the training graph cut into parts with METIS, each step on the
+        subgraph of :data:`~diffvae.defaults.GRAPH_PARTS_PER_BATCH` random parts, scoring its
+        edges and a sample of its non-edges; :mod:`graph_diffvae.subgraphs`); ``"auto"``
+        (default) is full batch up to :data:`~diffvae.defaults.GRAPH_FULL_BATCH_MAX_CELLS` cells
+        and subgraphs of :data:`~diffvae.defaults.GRAPH_BATCH_SIZE` cells above.
+
+        With ``evaluate_links`` (default) 10 % of the edges are held out for testing and 5 % for
+        validation (each with as many sampled non-edges); the validation AUC and AP are logged
+        after every epoch (``val_auc``, ``val_ap``, whatever ``verbose`` is) and
+        ``link_metrics_`` holds both splits' at the end; the model trains on the remaining
+        graph. ``loss``: "dense", "sparse" or "auto" (sparse above
+        :data:`~diffvae.defaults.GRAPH_DENSE_LOSS_MAX_CELLS` cells, and always on subgraphs);
+        the sparse loss samples ``negative_ratio`` non-edges per edge each step. ``callbacks``
+        are Keras callbacks (``EarlyStopping(monitor="val_auc", mode="max")``,
+        ``TerminateOnNaN``, ...); ``verbose``: 0 silent, 1 a progress bar, 2 one line per epoch,
+        "auto" (default) 1 on a terminal or in a notebook and 2 otherwise.
+        Sets ``adjacency_`` (input graph), ``node_features_`` (Z*, cells x latent_dim),
+        ``mu_`` and ``history_``; with subgraphs, the outputs of every cell are computed block
+        by block on the whole training graph (:func:`~graph_diffvae.subgraphs.embed_in_blocks`).
+        """
+        check_backend()
+        epochs = self.default_epochs if epochs is None else epochs
+        learning_rate = self.default_learning_rate if learning_rate is None else learning_rate
+        choice("loss", loss, LOSSES)
+        self._check_params()
+        check_training(epochs, learning_rate)
+        positive_number("negative_ratio", negative_ratio)
+        if batch_size not in ("auto", None):
+            positive_int("batch_size", batch_size)
+        adata = as_anndata(data, layer=layer)
+        self.preprocessor_ = Preprocessor(n_top_genes=self.n_top_genes)
+        x = self.preprocessor_.fit_transform(adata)
+        n = len(x)
+        if batch_size == "auto":
+            batch_size = None if n <= defaults.GRAPH_FULL_BATCH_MAX_CELLS else defaults.GRAPH_BATCH_SIZE
+        if batch_size is not None and loss == "dense":
+            raise InputError("subgraph minibatches (batch_size set) score sampled non-edges: use "
+                             "loss='sparse' or 'auto', or batch_size=None for the dense loss")
+        representation = None
+        if self.use_rep is not None:
+            if not hasattr(data, "obsm") or self.use_rep not in data.obsm:
+                raise InputError(f"use_rep={self.use_rep!r} needs AnnData with that obsm entry")
+            representation = np.asarray(data.obsm[self.use_rep])
+        self.adjacency_ = (self.build_graph(x, representation) if adjacency is None
+                           else graphs.check_graph(adjacency, n, "adjacency"))
+        if self.adjacency_.nnz == 0:
+            raise InputError("the input graph has no edges")
+        train = self.adjacency_
+        if evaluate_links:
+            train, validation, test = split_edges(self.adjacency_, seed=seed)
+        if seed is not None:
+            keras.utils.set_random_seed(seed)
+        network = self._build_network(x.shape[1], seed, n)
+        network.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                        jit_compile=False)  # sparse matmuls: no XLA
+        verbose = keras_verbose(verbose)
+        if batch_size is None:  # the paper's: one step over every cell per epoch
+            loss = ("sparse" if n > defaults.GRAPH_DENSE_LOSS_MAX_CELLS else "dense") if loss == "auto" else loss
+            inputs = (keras.ops.convert_to_tensor(x), sparse_adjacency(graphs.normalize(train)))
+
+            def embed():
+                z, mu = network(inputs, training=False)[:2]
+                return keras.ops.convert_to_numpy(z), keras.ops.convert_to_numpy(mu)
+
+            steps = subgraphs.full_batch_input(inputs, train, loss, negative_ratio,
+                                                 np.random.default_rng(seed))
+            fit_args = {"steps_per_epoch": 1}
+            progress = [EpochProgbar()] if verbose == 1 else []
+            verbose = 2 if verbose == 2 else 0
+        else:
+            batches = subgraphs.SubgraphBatches(train, lambda rows: x[rows], batch_size,
+                                                negative_ratio=negative_ratio, seed=seed)
+            order = batches.cell_order()
+
+            def embed():
+                return subgraphs.embed_in_blocks(network, lambda rows: x[rows],
+                                                 graphs.normalize(train), order)
+
+            steps = batches.dataset(x.shape[1])
+            fit_args = {"steps_per_epoch": len(batches)}
+            progress = []
+        callbacks = ([LinkMetrics(embed, *validation)] if evaluate_links else []) + list(callbacks or [])
+        self.history_ = fit_network(network, steps, epochs=epochs, shuffle=False,
+                                    callbacks=callbacks + progress, verbose=verbose, **fit_args)
+        self.network_ = network
+        z, mu = embed()
+        self.node_features_, self.mu_ = z, mu
+        self._keep_outputs(z, mu)
+        if evaluate_links:
+            self.link_metrics_ = {"test": link_metrics(z, *test),
+                                  "validation": link_metrics(z, *validation),
+                                  "n_test_edges": int(len(test[0])),
+                                  "n_validation_edges": int(len(validation[0]))}
+        return self
+
+    def transform(self, adata=None, *, key_added: str | bool | None = None) -> np.ndarray:
+        """The model's representation of the cells it was fitted on (cells x ``latent_dim``).
+
+        A graph model embeds the cells of its own graph (it is transductive): ``adata`` must hold
+        those cells, in the same order. ``key_added=True`` stores the representation in
+        ``adata.obsm[default_key]`` (a string: under that key) and the parameters in
+        ``adata.uns[model_type]``.
+        """
+        self._check_is_fitted()
+        n_fitted = len(self.node_features_)
+        if adata is not None and getattr(adata, "n_obs", len(adata)) != n_fitted:
+            raise InputError(f"the model was fitted on a graph of {n_fitted} cells; the data have "
+                             f"{getattr(adata, 'n_obs', len(adata))} (a graph model embeds the "
+                             "cells of its own graph only)")
+        if key_added:
+            if adata is None:
+                raise InputError("key_added needs the AnnData of the fitted cells")
+            self._store(adata, self._embedding(), key_added)
+        return self._embedding()
+
+    def predict_links(self, k: int = 1) -> sp.csr_matrix:
+        """Each cell linked to its ``k`` most probable partners by the trained decoder."""
+        self._check_is_fitted()
+        return top_partners(self.node_features_, k)
+
+    def link_importance(self, data, *, layer: str | None = None) -> pd.DataFrame:
+        """For a graph-attention model (``conv="gat"``): every link of the input graph, each
+        direction, with the attention that the network's first attention layer gives it (mean
+        over heads): how much cell ``target`` listens to cell ``source``. ``data``: the fitted
+        cells.
+
+        Columns: target, source (cell indices), attention; each target's attentions, with the
+        self-loop left out, sum to at most 1.
+        """
+        self._check_is_fitted()
+        if self.conv != "gat":
+            raise InputError("link_importance needs a graph-attention model (conv='gat')")
+        x = self.preprocessor_.transform(as_anndata(data, layer=layer))
+        if len(x) != self.adjacency_.shape[0]:
+            raise InputError(f"the model was fitted on {self.adjacency_.shape[0]} cells; the data "
+                             f"have {len(x)}")
+        inputs = [keras.ops.convert_to_tensor(x), sparse_adjacency(graphs.normalize(self.adjacency_))]
+        edges, alpha, _ = self.network_.attention(inputs)
+        edges = keras.ops.convert_to_numpy(edges)
+        alpha = keras.ops.convert_to_numpy(alpha).mean(axis=1)
+        links = edges[:, 0] != edges[:, 1]
+        return pd.DataFrame({"target": edges[links, 0], "source": edges[links, 1],
+                             "attention": alpha[links]})
+
+    # -- for subclasses -----------------------------------------------------------------------
+    def _check_params(self) -> None:
+        """Refuse constructor arguments that cannot work (called by ``fit``, before any work)."""
+        positive_int("k", self.k)
+        optional(positive_int, "n_top_genes", self.n_top_genes)
+        choice("conv", self.conv, CONVS)
+        if positive_int("heads", self.heads) > 1 and self.conv != "gat":
+            raise InputError("heads are attention heads: they need conv='gat'")
+
+    def _build_network(self, n_features: int, seed: int | None, n_cells: int) -> keras.Model:
+        """The Keras network for ``n_features`` node features and a graph of ``n_cells``."""
+        raise NotImplementedError
+
+    def _keep_outputs(self, node_features: np.ndarray, mu: np.ndarray) -> None:
+        """Store what the subclass keeps beyond ``node_features_`` and ``mu_`` after ``fit``."""
+
+    def _embedding(self) -> np.ndarray:
+        """What :meth:`transform` returns."""
+        return self.node_features_
+
+    def _save_extra(self, directory: Path) -> None:
+        sp.save_npz(directory / _ADJACENCY, self.adjacency_)
+        np.save(directory / _NODE_FEATURES, self.node_features_)
+
+    def _load_extra(self, directory: Path) -> None:
+        self.adjacency_ = read_file(directory / _ADJACENCY, sp.load_npz).tocsr()
+        self.node_features_ = read_file(directory / _NODE_FEATURES, np.load)
+        if self.graph == "given":  # bundles of format 1 named a given adjacency so
+            self.graph = "precomputed"
+
+
+def check_backend() -> None:
+    """The graph models' GCN layers are Spektral's, which run on TensorFlow only."""
+    if keras_backend() != "tensorflow":
+        raise InputError(f"Graph-DiffVAE needs Keras's TensorFlow backend (its GCN layers are "
+                         f"Spektral's), but KERAS_BACKEND is {keras_backend()!r}: unset it or set "
+                         "KERAS_BACKEND=tensorflow")

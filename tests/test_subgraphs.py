@@ -1,0 +1,140 @@
+"""Subgraph minibatches (Cluster-GCN) and block-by-block embedding of the graph models."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from diffvae import InputError, defaults
+from graph_diffvae import GraphDiffVAE, MultitaskDiffVAE, graphs, subgraphs
+from graph_diffvae.layers import sparse_adjacency
+from graph_diffvae.multitask import MultitaskNetwork
+from graph_diffvae.network import GraphDiffVAENetwork
+
+from test_graph_diffvae import planted
+
+
+def numpy_normalized(a: np.ndarray) -> np.ndarray:
+    a_hat = a + np.eye(len(a))
+    d = a_hat.sum(1) ** -0.5
+    return d[:, None] * a_hat * d[None, :]
+
+
+def ring_of_cliques(n_cliques=12, size=25, seed=0) -> sp.csr_matrix:
+    """SYNTHETIC graph of dense groups joined in a ring by single edges: a good cut exists."""
+    rng = np.random.default_rng(seed)
+    blocks = [np.triu(rng.uniform(size=(size, size)) < 0.4, 1) for _ in range(n_cliques)]
+    a = sp.block_diag(blocks).tolil()
+    for c in range(n_cliques):
+        a[c * size, ((c + 1) % n_cliques) * size + 1] = 1
+    a = sp.csr_matrix(a)
+    return graphs.symmetric_binary(*a.nonzero(), a.shape[0])
+
+
+def test_partition_is_balanced_and_cuts_fewer_edges_than_chance():
+    a = ring_of_cliques()
+    part = subgraphs.partition(a, 12, seed=0)
+    sizes = np.bincount(part, minlength=12)
+    assert len(part) == a.shape[0] and sizes.min() >= 0.8 * sizes.mean()
+    rows, cols = sp.triu(a, 1).nonzero()
+    cut = np.mean(part[rows] != part[cols])
+    chance = np.mean(np.random.default_rng(0).permutation(part)[rows] != part[cols])
+    assert cut < 0.1 < 0.5 < chance
+    assert np.array_equal(part, subgraphs.partition(a, 12, seed=0))
+
+
+def test_each_epoch_visits_every_cell_once_with_the_subgraphs_edges(rng):
+    a = ring_of_cliques()
+    x = rng.normal(size=(a.shape[0], 4)).astype(np.float32)
+    batches = subgraphs.SubgraphBatches(a, lambda rows: x[rows], 100, seed=3, parts_per_batch=4)
+    assert len(batches) == 3 and sorted(batches.cell_order()) == list(range(a.shape[0]))
+    steps = batches.steps()
+    seen = []
+    dense = a.toarray()
+    for _ in range(len(batches)):
+        (x_s, a_s), (positives, negatives) = next(steps)
+        # the step's cells, recovered from their features
+        nodes = np.array([np.flatnonzero((x == row).all(axis=1))[0] for row in x_s])
+        seen.extend(nodes)
+        sub = dense[np.ix_(nodes, nodes)]
+        np.testing.assert_allclose(sp.csr_matrix((a_s.values.numpy(), a_s.indices.numpy().T),
+                                                 shape=sub.shape).toarray(),
+                                   numpy_normalized(sub), rtol=1e-6)
+        target = np.minimum(sub + np.eye(len(nodes)), 1)
+        assert sorted(map(tuple, positives)) == sorted(zip(*np.nonzero(target)))
+        assert len(negatives) == len(positives) and not target[negatives[:, 0], negatives[:, 1]].any()
+    assert sorted(seen) == list(range(a.shape[0]))  # one epoch: every cell exactly once
+    again = subgraphs.SubgraphBatches(a, lambda rows: x[rows], 100, seed=3, parts_per_batch=4)
+    first, repeat = next(subgraphs.SubgraphBatches(a, lambda rows: x[rows], 100, seed=3,
+                                                   parts_per_batch=4).steps()), next(again.steps())
+    assert np.array_equal(first[1][1], repeat[1][1])  # the same seed samples the same pairs
+
+
+@pytest.mark.parametrize("n", [600, 2400])
+def test_a_steps_size_follows_the_batch_size_not_the_graph(rng, n):
+    adjacency = graphs.knn_graph(rng.normal(size=(n, 5)), 5)
+    batches = subgraphs.SubgraphBatches(adjacency, lambda rows: np.zeros((len(rows), 1)), 200)
+    sizes = [len(next(batches.steps())[0][0]) for _ in range(len(batches))]
+    assert max(sizes) <= 1.25 * 200 and np.mean(sizes) == pytest.approx(200, rel=0.25)
+
+
+@pytest.mark.parametrize("network", [
+    GraphDiffVAENetwork(6, 16, 4, seed=0),
+    GraphDiffVAENetwork(6, 16, 4, seed=0, conv="gat", heads=2),
+    MultitaskNetwork(6, (16, 8), 4, seed=0),
+    MultitaskNetwork(6, (16, 8), 4, seed=0, conv="gat", heads=2)])
+def test_embedding_in_blocks_equals_the_whole_graph_forward_pass(rng, network):
+    import tensorflow as tf
+
+    a = graphs.normalize(graphs.knn_graph(rng.normal(size=(300, 3)), 4))
+    x = rng.uniform(size=(300, 6)).astype(np.float32)
+    z, mu = network((tf.constant(x), sparse_adjacency(a)))[:2]
+    z_blocks, mu_blocks = subgraphs.embed_in_blocks(network, lambda rows: x[rows], a,
+                                                    rng.permutation(300), block_size=37)
+    np.testing.assert_allclose(mu_blocks, mu.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(z_blocks, z.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("estimator", [GraphDiffVAE(64, 16), MultitaskDiffVAE(16, (64, 32))])
+def test_minibatch_training_predicts_held_out_links_as_full_batch_does(rng, estimator):
+    data, adjacency = planted(rng, n=900)
+    fit = {"adjacency": adjacency, "epochs": 30, "learning_rate": 5e-3, "verbose": 0, "seed": 0}
+    full = estimator.fit(data, batch_size=None, **fit).link_metrics_["test"]
+    history = estimator.fit(data, batch_size=300, **fit).history_
+    mini = estimator.link_metrics_["test"]
+    print(f"held-out AUC full batch {full['auc']:.3f}, subgraphs {mini['auc']:.3f}")
+    assert mini["auc"] > 0.75 and mini["auc"] > full["auc"] - 0.05
+    assert mini["ap"] > full["ap"] - 0.05
+    assert {"val_auc", "val_ap"} <= set(history.columns) and len(history) == 30
+    assert estimator.transform().shape == (900, 16)
+
+
+def test_batch_size_auto_switches_to_subgraphs_above_the_threshold(rng, monkeypatch):
+    made = []
+    monkeypatch.setattr(subgraphs.SubgraphBatches, "dataset",
+                        lambda self, n: _record(made, self, n))
+    data, adjacency = planted(rng, n=300)
+    fit = {"adjacency": adjacency, "epochs": 1, "verbose": 0, "evaluate_links": False}
+    GraphDiffVAE(16, 4).fit(data, **fit)
+    assert made == []  # 300 cells: full batch
+    monkeypatch.setattr(defaults, "GRAPH_FULL_BATCH_MAX_CELLS", 200)
+    monkeypatch.setattr(defaults, "GRAPH_BATCH_SIZE", 100)
+    GraphDiffVAE(16, 4).fit(data, **fit)
+    assert made == [3]  # 300 cells in subgraphs of about 100
+
+
+_DATASET = subgraphs.SubgraphBatches.dataset
+
+
+def _record(made: list, batches, n_features: int):
+    """SubgraphBatches.dataset, noting how many steps an epoch has."""
+    made.append(len(batches))
+    return _DATASET(batches, n_features)
+
+
+@pytest.mark.parametrize("fit, message", [
+    ({"batch_size": 0}, r"batch_size must be positive \(a whole number\), got 0"),
+    ({"batch_size": 64, "loss": "dense"}, "subgraph minibatches .* score sampled non-edges"),
+])
+def test_bad_batch_arguments_are_refused(rng, fit, message):
+    data, adjacency = planted(rng, n=60)
+    with pytest.raises(InputError, match=message):
+        GraphDiffVAE(8, 3).fit(data, adjacency=adjacency, verbose=0, **fit)
