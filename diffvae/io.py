@@ -101,6 +101,13 @@ def open_h5ad(data) -> ad.AnnData | None:
         raise InputError(f"{path}: not a readable .h5ad file ({exc})") from exc
 
 
+def no_layer_on_disk(layer: str | None) -> None:
+    """Refuse ``layer=`` for data read from disk (only X is streamed)."""
+    if layer is not None:
+        raise InputError("layer= is not read from an .h5ad on disk: write the layer as X of its "
+                         "own file, or load the data into memory")
+
+
 def as_anndata(data, *, layer: str | None = None) -> ad.AnnData:
     """Wrap in-memory data as AnnData without copying the matrix where possible.
 

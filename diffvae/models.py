@@ -21,7 +21,7 @@ from ._progress import keras_verbose
 from .base import BaseEstimator, fit_network, read_arrays
 from .distributed import process_shard
 from .errors import InputError
-from .io import as_anndata, open_h5ad
+from .io import as_anndata, no_layer_on_disk, open_h5ad
 from .preprocessing import Preprocessor, row_blocks
 
 
@@ -69,7 +69,7 @@ class LatentModel(BaseEstimator):
             latent = self._encode(self._scaled(data, layer))
         else:  # block by block from disk: only the N x m result is held
             self._check_is_fitted()
-            _no_layer(layer)
+            no_layer_on_disk(layer)
             latent = np.concatenate([self._encode(self.preprocessor_.transform(block))
                                      for block in row_blocks(backed)])
         if key_added:
@@ -127,7 +127,7 @@ class LatentModel(BaseEstimator):
         self.preprocessor_ = Preprocessor(self.normalize, self.target_sum, self.n_top_genes)
         backed = open_h5ad(data)
         if backed is not None:
-            _no_layer(layer)
+            no_layer_on_disk(layer)
             self.preprocessor_.fit(backed)
             return None
         return self.preprocessor_.fit_transform(as_anndata(data, layer=layer))
@@ -441,9 +441,3 @@ def _this_process(train_rows: np.ndarray, valid_rows: np.ndarray, batch_size: in
     train_rows = train_rows[:len(train_rows) // count * count][index::count]
     valid_rows = valid_rows[:len(valid_rows) // count * count][index::count]
     return train_rows, valid_rows, batch_size // count
-
-
-def _no_layer(layer: str | None) -> None:
-    if layer is not None:
-        raise InputError("layer= is not read from an .h5ad on disk: write the layer as X of its "
-                         "own file, or load the data into memory")

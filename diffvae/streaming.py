@@ -38,16 +38,11 @@ class MinibatchSequence(keras.utils.PyDataset):
                  batch_size: int, *, shuffle: bool = False, seed: int | None = None,
                  block_size: int = 16) -> None:
         super().__init__()
-        self.reader, self.preprocessor, self.batch_size = RowReader(adata), preprocessor, int(batch_size)
+        self.scaled, self.batch_size = ScaledRows(adata, preprocessor), int(batch_size)
         self.shuffle, self.rng = shuffle, np.random.default_rng(seed)
         rows = np.sort(np.asarray(rows))
         self.n_rows = len(rows)
         self.blocks = np.split(rows, np.arange(block_size, len(rows), block_size))
-        columns = adata.var_names.get_indexer(preprocessor.input_genes_)
-        if (columns < 0).any():
-            raise InputError(f"the file lacks {int((columns < 0).sum())} of the model's genes")
-        # None: the file's columns are the model's input genes, in order (no column gather)
-        self.columns = None if np.array_equal(columns, np.arange(adata.n_vars)) else columns
         self.on_epoch_end()
 
     def __len__(self) -> int:
@@ -57,11 +52,7 @@ class MinibatchSequence(keras.utils.PyDataset):
         window = slice(index * self.batch_size, (index + 1) * self.batch_size)
         rows, blocks = self.order[window], self.block_of[window]
         # one read per block: the span from its first to its last row (rows are sorted within)
-        counts = self.reader.take(np.split(rows, np.flatnonzero(np.diff(blocks)) + 1))
-        # dense from here: a 128 x genes batch is small, and numpy on it costs less than
-        # scipy's sparse bookkeeping (2.4 -> 1.4 ms a batch)
-        batch = self.preprocessor.scale_rows(counts if self.columns is None
-                                             else counts[:, self.columns])
+        batch = self.scaled.take(np.split(rows, np.flatnonzero(np.diff(blocks)) + 1))
         return self.rng.permutation(batch) if self.shuffle else batch
 
     def on_epoch_end(self) -> None:
@@ -69,6 +60,78 @@ class MinibatchSequence(keras.utils.PyDataset):
         order = list(order)
         self.order = np.concatenate([self.blocks[i] for i in order]) if order else np.zeros(0, int)
         self.block_of = np.repeat(np.arange(len(order)), [len(self.blocks[i]) for i in order])
+
+
+class ScaledRows:
+    """The model input (preprocessed, scaled float32) of any rows of a backed AnnData, read
+    straight from its file: ``scaled(rows)`` for sorted rows, ``scaled.take(runs)`` for runs.
+
+    ``max_gap``: sorted rows less than this many rows apart are read in one span (and the rows
+    between dropped), fewer reads for scattered rows such as a subgraph's cells.
+    """
+
+    def __init__(self, adata: ad.AnnData, preprocessor: Preprocessor, *, max_gap: int = 32) -> None:
+        self.reader, self.preprocessor, self.max_gap = RowReader(adata), preprocessor, int(max_gap)
+        self.n_obs = adata.n_obs
+        columns = adata.var_names.get_indexer(preprocessor.input_genes_)
+        if (columns < 0).any():
+            raise InputError(f"the file lacks {int((columns < 0).sum())} of the model's genes")
+        # None: the file's columns are the model's input genes, in order (no column gather)
+        self.columns = None if np.array_equal(columns, np.arange(adata.n_vars)) else columns
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows)
+        if len(rows) == 0:
+            return np.zeros((0, len(self.preprocessor.genes_)), dtype=np.float32)
+        return self.take(np.split(rows, np.flatnonzero(np.diff(rows) > self.max_gap) + 1))
+
+    def take(self, runs: list[np.ndarray]) -> np.ndarray:
+        """The scaled rows of ``runs`` (each increasing, one read each), in that order."""
+        counts = self.reader.take(runs)
+        # dense from here: a batch is small, and numpy on it costs less than scipy's sparse
+        # bookkeeping
+        return self.preprocessor.scale_rows(counts if self.columns is None
+                                            else counts[:, self.columns])
+
+    def blocks(self, block_size: int = 8192):
+        """Every row in order, as scaled blocks of up to ``block_size`` rows."""
+        for start in range(0, self.n_obs, block_size):
+            yield self(np.arange(start, min(start + block_size, self.n_obs)))
+
+
+def streamed_pca(blocks, n_components: int, *, n_iter: int = 7,
+                 seed: int | None = 0) -> np.ndarray:
+    """The top ``n_components`` principal components (scores, cells x n_components, float32) of
+    the matrix whose rows ``blocks()`` yields block by block, each call a fresh pass: randomized
+    subspace iteration (Halko et al. 2011; ``n_iter`` as scikit-learn's randomized PCA for few
+    components) with the products summed over blocks, so memory is genes x (n_components + 10)
+    and the scores; ``n_iter`` + 3 passes in all."""
+    n = width = 0
+    total = None
+    for block in blocks():
+        block = np.asarray(block, dtype=np.float64)
+        total = block.sum(axis=0) if total is None else total + block.sum(axis=0)
+        n, width = n + len(block), block.shape[1]
+    mean = total / max(n, 1)
+    n_components = min(n_components, width, n)
+    basis = np.random.default_rng(seed).standard_normal((width, min(width, n_components + 10)))
+
+    def covariance_times(vectors):  # (X - mean)^T (X - mean) vectors, a block at a time
+        out = np.zeros_like(vectors)
+        shift = mean @ vectors
+        for block in blocks():
+            block = np.asarray(block, dtype=np.float64)
+            projected = block @ vectors - shift
+            out += block.T @ projected - np.outer(mean, projected.sum(axis=0))
+        return out
+
+    for _ in range(n_iter):
+        basis = np.linalg.qr(covariance_times(basis))[0]
+    values, vectors = np.linalg.eigh(basis.T @ covariance_times(basis))
+    components = basis @ vectors[:, ::-1][:, :n_components]
+    shift = mean @ components
+    return np.concatenate([(np.asarray(block, dtype=np.float64) @ components - shift).astype(np.float32)
+                           for block in blocks()])
 
 
 class RowReader:

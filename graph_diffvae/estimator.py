@@ -22,8 +22,9 @@ from diffvae._checks import check_training, choice, optional, positive_int, posi
 from diffvae._progress import keras_verbose
 from diffvae.base import BaseEstimator, fit_network, keras_backend, read_file
 from diffvae.errors import InputError
-from diffvae.io import as_anndata
+from diffvae.io import as_anndata, no_layer_on_disk, open_h5ad
 from diffvae.preprocessing import Preprocessor
+from diffvae.streaming import ScaledRows, streamed_pca
 
 from . import graphs, subgraphs
 from .callbacks import EpochProgbar, LinkMetrics
@@ -65,7 +66,7 @@ class GraphEstimator(BaseEstimator):
         if self.graph == "knn":
             from sklearn.decomposition import PCA
 
-            n_comps = min(50, *x.shape) - 1
+            n_comps = min(graphs.N_COMPONENTS, *x.shape) - 1
             return graphs.knn_graph(PCA(n_comps, random_state=0).fit_transform(x), self.k)
         if self.graph == "precomputed":
             raise InputError("graph='precomputed' needs the graph: pass adjacency= to fit")
@@ -78,6 +79,12 @@ class GraphEstimator(BaseEstimator):
             verbose: str | int = "auto", layer: str | None = None) -> "GraphEstimator":
         """Train on the cells of ``data`` and the graph (built, or ``adjacency``) with
         ``keras.Model.fit``.
+
+        ``data``: AnnData, a DataFrame or a matrix in memory, or an AnnData opened with
+        ``backed="r"`` or the path of an .h5ad: then the expression stays on disk (the
+        preprocessing is fitted over blocks of cells, the input graph built as
+        :meth:`_input_graph` says, and every step reads its cells' rows), unless full-batch
+        training reads the scaled matrix into memory.
 
         ``epochs`` and ``learning_rate`` default to the model's (``default_epochs``,
         ``default_learning_rate``). ``batch_size``: ``None`` trains full batch, one step per
@@ -111,21 +118,23 @@ class GraphEstimator(BaseEstimator):
         positive_number("negative_ratio", negative_ratio)
         if batch_size not in ("auto", None):
             positive_int("batch_size", batch_size)
-        adata = as_anndata(data, layer=layer)
-        self.preprocessor_ = Preprocessor(n_top_genes=self.n_top_genes)
-        x = self.preprocessor_.fit_transform(adata)
-        n = len(x)
+        backed = open_h5ad(data)  # None for data in memory
+        x, features = self._fit_preprocessor(data if backed is None else backed, layer)
+        n = len(x) if backed is None else backed.n_obs
         if batch_size == "auto":
             batch_size = None if n <= defaults.GRAPH_FULL_BATCH_MAX_CELLS else defaults.GRAPH_BATCH_SIZE
         if batch_size is not None and loss == "dense":
             raise InputError("subgraph minibatches (batch_size set) score sampled non-edges: use "
                              "loss='sparse' or 'auto', or batch_size=None for the dense loss")
+        if batch_size is None and x is None:  # full batch: every cell in every step
+            x = np.concatenate(list(features.blocks()))
         representation = None
         if self.use_rep is not None:
-            if not hasattr(data, "obsm") or self.use_rep not in data.obsm:
+            source = data if backed is None else backed
+            if not hasattr(source, "obsm") or self.use_rep not in source.obsm:
                 raise InputError(f"use_rep={self.use_rep!r} needs AnnData with that obsm entry")
-            representation = np.asarray(data.obsm[self.use_rep])
-        self.adjacency_ = (self.build_graph(x, representation) if adjacency is None
+            representation = np.asarray(source.obsm[self.use_rep])
+        self.adjacency_ = (self._input_graph(x, features, representation, seed) if adjacency is None
                            else graphs.check_graph(adjacency, n, "adjacency"))
         if self.adjacency_.nnz == 0:
             raise InputError("the input graph has no edges")
@@ -134,7 +143,8 @@ class GraphEstimator(BaseEstimator):
             train, validation, test = split_edges(self.adjacency_, seed=seed)
         if seed is not None:
             keras.utils.set_random_seed(seed)
-        network = self._build_network(x.shape[1], seed, n)
+        n_features = len(self.preprocessor_.genes_)
+        network = self._build_network(n_features, seed, n)
         network.compile(optimizer=keras.optimizers.Adam(learning_rate),
                         jit_compile=False)  # sparse matmuls: no XLA
         verbose = keras_verbose(verbose)
@@ -152,15 +162,14 @@ class GraphEstimator(BaseEstimator):
             progress = [EpochProgbar()] if verbose == 1 else []
             verbose = 2 if verbose == 2 else 0
         else:
-            batches = subgraphs.SubgraphBatches(train, lambda rows: x[rows], batch_size,
+            batches = subgraphs.SubgraphBatches(train, features, batch_size,
                                                 negative_ratio=negative_ratio, seed=seed)
             order = batches.cell_order()
 
             def embed():
-                return subgraphs.embed_in_blocks(network, lambda rows: x[rows],
-                                                 graphs.normalize(train), order)
+                return subgraphs.embed_in_blocks(network, features, graphs.normalize(train), order)
 
-            steps = batches.dataset(x.shape[1])
+            steps = batches.dataset(n_features)
             fit_args = {"steps_per_epoch": len(batches)}
             progress = []
         callbacks = ([LinkMetrics(embed, *validation)] if evaluate_links else []) + list(callbacks or [])
@@ -176,6 +185,41 @@ class GraphEstimator(BaseEstimator):
                                   "n_test_edges": int(len(test[0])),
                                   "n_validation_edges": int(len(validation[0]))}
         return self
+
+    def _fit_preprocessor(self, data, layer: str | None):
+        """Fit the preprocessing on ``data`` (in memory, or a backed AnnData); return the scaled
+        matrix (None on disk) and ``features(rows)``, the scaled rows of sorted cell indices
+        (on disk: read from the file, :class:`diffvae.streaming.ScaledRows`)."""
+        self.preprocessor_ = Preprocessor(n_top_genes=self.n_top_genes)
+        if getattr(data, "isbacked", False):
+            no_layer_on_disk(layer)
+            return None, ScaledRows(data, self.preprocessor_.fit(data))
+        x = self.preprocessor_.fit_transform(as_anndata(data, layer=layer))
+        return x, x.__getitem__
+
+    def _input_graph(self, x: np.ndarray | None, features, representation: np.ndarray | None,
+                     seed: int | None) -> sp.csr_matrix:
+        """:meth:`build_graph`. For expression on disk (``x`` None) the same graph, from the
+        scaled matrix read into memory, up to :data:`~graph_diffvae.graphs.EXACT_NEIGHBOURS_MAX_CELLS`
+        cells; above that without the whole matrix in memory: ``"knn"`` on the principal
+        components of a streamed PCA (:func:`diffvae.streaming.streamed_pca`), ``"pearson"``
+        approximately, as the nearest neighbours (pynndescent) among the principal components of
+        the standardised rows (|z_i - z_j|^2 = 2 - 2 r_ij for standardised rows, distances that
+        the projection keeps up to its truncation; ``benchmarks/graph_scale.py`` measures the
+        share of exact partners found)."""
+        if x is not None or self.graph not in ("pearson", "knn") or (
+                self.graph == "knn" and representation is not None):
+            return self.build_graph(x, representation)
+        n = features.n_obs
+        if n <= graphs.EXACT_NEIGHBOURS_MAX_CELLS:
+            return self.build_graph(np.concatenate(list(features.blocks())))
+        n_comps = min(graphs.N_COMPONENTS, n, len(self.preprocessor_.genes_)) - 1
+        if self.graph == "knn":
+            return graphs.knn_graph(streamed_pca(features.blocks, n_comps, seed=seed), self.k,
+                                    seed=seed)
+        standardised = lambda: (graphs.standardise_rows(block) for block in features.blocks())  # noqa: E731
+        components = streamed_pca(standardised, n_comps, seed=seed)
+        return graphs.knn_graph(components, self.k, method="approximate", seed=seed)
 
     def transform(self, adata=None, *, key_added: str | bool | None = None) -> np.ndarray:
         """The model's representation of the cells it was fitted on (cells x ``latent_dim``).
@@ -214,7 +258,12 @@ class GraphEstimator(BaseEstimator):
         self._check_is_fitted()
         if self.conv != "gat":
             raise InputError("link_importance needs a graph-attention model (conv='gat')")
-        x = self.preprocessor_.transform(as_anndata(data, layer=layer))
+        backed = open_h5ad(data)
+        if backed is None:
+            x = self.preprocessor_.transform(as_anndata(data, layer=layer))
+        else:
+            no_layer_on_disk(layer)
+            x = np.concatenate(list(ScaledRows(backed, self.preprocessor_).blocks()))
         if len(x) != self.adjacency_.shape[0]:
             raise InputError(f"the model was fitted on {self.adjacency_.shape[0]} cells; the data "
                              f"have {len(x)}")

@@ -158,3 +158,30 @@ def test_synthetic_files_are_written_in_chunks_of_distinct_cells(tmp_path):
     assert not np.array_equal(x[:1000], x[1000:2000])  # each chunk draws its own cells
     # ... from the same genes: per-gene means of two chunks agree
     assert np.corrcoef(x[:1000].mean(0), x[1000:2000].mean(0))[0, 1] > 0.9
+
+
+def test_scattered_rows_read_from_disk_equal_the_in_memory_rows(counts_file, counts_adata):
+    from diffvae.streaming import ScaledRows
+
+    memory = Preprocessor().fit(counts_adata)
+    scaled = ScaledRows(ad.read_h5ad(counts_file, backed="r"), memory, max_gap=4)
+    rows = np.array([0, 1, 2, 9, 11, 40, 41, 118, 119])  # runs, short gaps and long ones
+    np.testing.assert_allclose(scaled(rows), memory.transform(counts_adata)[rows], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(np.concatenate(list(scaled.blocks(50))),
+                               memory.transform(counts_adata), rtol=1e-5, atol=1e-7)
+
+
+def test_streamed_pca_spans_the_principal_subspace_of_scikit_learn(rng):
+    from sklearn.decomposition import PCA as SklearnPCA
+
+    from diffvae.streaming import streamed_pca
+
+    # SYNTHETIC: a decaying spectrum with an offset, read in uneven blocks
+    x = (rng.normal(size=(1500, 80)) * np.geomspace(5, 0.1, 80)) @ np.linalg.qr(
+        rng.normal(size=(80, 80)))[0] + 3.0
+    scores = streamed_pca(lambda: (x[s:s + 400] for s in range(0, 1500, 400)), 10, seed=0)
+    reference = SklearnPCA(10).fit(x)
+    # the same variance captured, component by component, and the same subspace
+    np.testing.assert_allclose(scores.var(axis=0, ddof=1), reference.explained_variance_, rtol=1e-3)
+    _, singular, _ = np.linalg.svd(np.linalg.lstsq(reference.transform(x), scores, rcond=None)[0])
+    assert singular.min() > 0.999
