@@ -45,7 +45,7 @@ class GraphEstimator(BaseEstimator):
     """
 
     fitted_attributes: ClassVar[tuple[str, ...]] = ("network_", "node_features_")
-    json_attributes = ("link_metrics_",)
+    json_attributes = ("link_metrics_", "batch_size_")
     default_epochs: ClassVar[int]
     default_learning_rate: ClassVar[float]
 
@@ -106,7 +106,7 @@ class GraphEstimator(BaseEstimator):
         ``TerminateOnNaN``, ...); ``verbose``: 0 silent, 1 a progress bar, 2 one line per epoch,
         "auto" (default) 1 on a terminal or in a notebook and 2 otherwise.
         Sets ``adjacency_`` (input graph), ``node_features_`` (Z*, cells x latent_dim),
-        ``mu_`` and ``history_``; with subgraphs, the outputs of every cell are computed block
+        ``mu_``, ``history_`` and ``batch_size_`` (the cells per subgraph; None: full batch); with subgraphs, the outputs of every cell are computed block
         by block on the whole training graph (:func:`~graph_diffvae.subgraphs.embed_in_blocks`).
         """
         check_backend()
@@ -123,6 +123,7 @@ class GraphEstimator(BaseEstimator):
         n = len(x) if backed is None else backed.n_obs
         if batch_size == "auto":
             batch_size = None if n <= defaults.GRAPH_FULL_BATCH_MAX_CELLS else defaults.GRAPH_BATCH_SIZE
+        self.batch_size_ = batch_size
         if batch_size is not None and loss == "dense":
             raise InputError("subgraph minibatches (batch_size set) score sampled non-edges: use "
                              "loss='sparse' or 'auto', or batch_size=None for the dense loss")
@@ -253,7 +254,8 @@ class GraphEstimator(BaseEstimator):
         cells.
 
         Columns: target, source (cell indices), attention; each target's attentions, with the
-        self-loop left out, sum to at most 1.
+        self-loop left out, sum to at most 1. Computed a block of cells at a time
+        (:func:`~graph_diffvae.subgraphs.attention_in_blocks`); ``data`` may be on disk.
         """
         self._check_is_fitted()
         if self.conv != "gat":
@@ -261,16 +263,16 @@ class GraphEstimator(BaseEstimator):
         backed = open_h5ad(data)
         if backed is None:
             x = self.preprocessor_.transform(as_anndata(data, layer=layer))
+            n, features = len(x), x.__getitem__
         else:
             no_layer_on_disk(layer)
-            x = np.concatenate(list(ScaledRows(backed, self.preprocessor_).blocks()))
-        if len(x) != self.adjacency_.shape[0]:
+            n, features = backed.n_obs, ScaledRows(backed, self.preprocessor_)
+        if n != self.adjacency_.shape[0]:
             raise InputError(f"the model was fitted on {self.adjacency_.shape[0]} cells; the data "
-                             f"have {len(x)}")
-        inputs = [keras.ops.convert_to_tensor(x), sparse_adjacency(graphs.normalize(self.adjacency_))]
-        edges, alpha, _ = self.network_.attention(inputs)
-        edges = keras.ops.convert_to_numpy(edges)
-        alpha = keras.ops.convert_to_numpy(alpha).mean(axis=1)
+                             f"have {n}")
+        edges, alpha = subgraphs.attention_in_blocks(self.network_, features,
+                                                     graphs.normalize(self.adjacency_))
+        alpha = alpha.mean(axis=1)
         links = edges[:, 0] != edges[:, 1]
         return pd.DataFrame({"target": edges[links, 0], "source": edges[links, 1],
                              "attention": alpha[links]})

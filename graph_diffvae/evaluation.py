@@ -69,18 +69,25 @@ def progenitor_attention(links: pd.DataFrame, labels: Sequence,
 
 def biological_metrics(model: GraphDiffVAE, x: np.ndarray, predicted: sp.csr_matrix,
                        labels: np.ndarray, progenitors: Sequence[str], seed: int,
-                       lineages: pd.DataFrame | None = None) -> dict:
+                       lineages: pd.DataFrame | None = None, *,
+                       cells: np.ndarray | None = None) -> dict:
     """What a fitted model's links mean: same-type share of links (predicted, input, a
-    co-expression graph of the scaled expression ``x`` with as many edges, chance), the
-    progenitor split (and the mean lineage weights of progenitors' partners, when ``lineages``
-    holds per-cell lineage weights) and the k-means ARI of the representation
-    (``model.transform()``)."""
-    coexpression = coexpression_graph(x, edge_list(predicted).shape[0], seed=seed)
+    co-expression graph of the scaled expression ``x`` with as many edges per cell, chance),
+    the progenitor split (and the mean lineage weights of progenitors' partners, when
+    ``lineages`` holds per-cell lineage weights) and the k-means ARI of the representation
+    (``model.transform()``). ``cells``: the cells whose rows ``x`` holds, when a sample (the
+    co-expression graph is then among them)."""
+    labels = np.asarray(labels)
+    n_edges = edge_list(predicted).shape[0]
+    if cells is not None:
+        n_edges = max(1, int(round(n_edges * len(cells) / len(labels))))
+    coexpression = coexpression_graph(x, n_edges, seed=seed)
     found = {
         "same_type_share": {
             "predicted": same_type_share(predicted, labels),
             "input": same_type_share(model.adjacency_, labels),
-            "coexpression": same_type_share(coexpression, labels),
+            "coexpression": same_type_share(coexpression,
+                                            labels if cells is None else labels[cells]),
             "chance": float(sum((n / len(labels)) ** 2 for n in pd.Series(labels).value_counts())),
         },
         "kmeans_ari": ari(labels, kmeans(model.transform(), len(set(labels)), seed=seed)),

@@ -185,3 +185,25 @@ def embed_in_blocks(network, features: Features, a_norm: sp.csr_matrix,
         nodes, at, a = subgraph(block, network.decoder_hops)
         z[block] = ops.convert_to_numpy(network.decode(mu[nodes], features(nodes), a))[at]
     return z, mu
+
+
+def attention_in_blocks(network, features: Features, a_norm: sp.csr_matrix,
+                        block_size: int = defaults.GRAPH_BATCH_SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """Every edge (target, source) of ``a_norm`` with its attention per head (edges x heads) in
+    the network's first attention layer (``network.attention``), as on the whole graph: a
+    cell's attention weights are a softmax over its own incoming edges, so each block of
+    targets runs on the subgraph of its one-hop neighbourhood."""
+    from keras import ops
+
+    a_norm = sp.csr_matrix(a_norm)
+    edges, weights = [], []
+    for start in range(0, a_norm.shape[0], block_size):
+        block = np.arange(start, min(start + block_size, a_norm.shape[0]))
+        nodes, _ = neighbourhood(a_norm, block, 1)
+        pairs, alpha, _ = network.attention([features(nodes),
+                                             sparse_adjacency(a_norm[nodes][:, nodes])])
+        pairs = nodes[ops.convert_to_numpy(pairs)]
+        mine = (pairs[:, 0] >= block[0]) & (pairs[:, 0] <= block[-1])
+        edges.append(pairs[mine])
+        weights.append(ops.convert_to_numpy(alpha)[mine])
+    return np.concatenate(edges), np.concatenate(weights)

@@ -1,7 +1,10 @@
 """The graph models trained with the expression on disk (a backed .h5ad): the same results as
 in memory, and the input graphs at scale without the whole matrix in memory."""
+import json
+
 import anndata as ad
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 
@@ -61,3 +64,33 @@ def test_input_graphs_from_disk_above_the_exact_size_on_paul15(tmp_path, paul15,
           f"best {np.median(best_r):.3f} and a random cell's {np.median(random_r):.3f}")
     assert overlap >= baseline
     assert np.median(found_r) > 0.9 * np.median(best_r) > np.median(random_r) + 0.2
+
+
+def test_command_line_from_disk_in_subgraphs_on_paul15(tmp_path, paul15, monkeypatch):
+    """Real cells: ``diffvae graph --backed --batch-size`` with graph attention, every step as
+    above its size limits (graph from a streamed PCA, co-expression of a sample, t-SNE of a
+    sample); the matrix is never loaded and the outputs are those of an in-memory run's kind."""
+    from diffvae.cli import graph as graph_cli
+
+    data = paul15.copy()
+    data.X = sp.csr_matrix(data.X)
+    data.write_h5ad(tmp_path / "paul15.h5ad")
+    monkeypatch.setattr(graphs, "EXACT_NEIGHBOURS_MAX_CELLS", 1000)
+    monkeypatch.setattr(ad.AnnData, "to_memory", lambda self: pytest.fail("matrix loaded"))
+    out = tmp_path / "out"
+    args = ["--data", str(tmp_path / "paul15.h5ad"), "--backed", "--batch-size", "700",
+            "--conv", "gat", "--epochs", "10", "--learning-rate", "1e-3",
+            "--tsne-max-cells", "1000", "--out", str(out), "--quiet"]
+    assert graph_cli.main(args) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["batch_size"] == 700 and metrics["coexpression_cells"] == 1000
+    assert metrics["tsne_cells"] == 1000 and metrics["link_prediction"]["test"]["auc"] > 0.6
+    shares = metrics["same_type_share"]
+    assert min(shares["input"], shares["predicted"], shares["coexpression"]) > shares["chance"]
+    report = (out / "report.md").read_text()
+    assert "subgraphs of about 700 cells" in report and "random sample of 1,000 cells, with" in report
+    stored = ad.read_h5ad(out / "graph_diffvae.h5ad")
+    assert stored.X is None and stored.n_obs == paul15.n_obs  # the matrix stays in the input
+    links = pd.read_csv(out / "link_importance.csv")
+    assert len(links) == 2 * sp.triu(stored.obsp["input_graph"], 1).nnz
+    assert (links.groupby("target")["attention"].sum() <= 1 + 1e-5).all()

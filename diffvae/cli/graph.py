@@ -13,6 +13,10 @@ figures as in Fig. 4 and ``report.md``.
 MMD prior, expression and adjacency decoders weighed by ``--graph-weight``); its representation
 mu goes to ``obsm["X_multitask"]``, with ``--conv gcn|gat`` for the encoder's graph layers.
 
+Large data: ``--data atlas.h5ad --backed`` leaves the matrix on disk, and ``--batch-size N``
+trains on subgraphs of about N cells (the default above 100,000 cells); the t-SNE figure then
+shows a seeded sample of cells, and the co-expression comparison reads a sample from the file.
+
 Example::
 
     diffvae graph --dataset paul15_tradeseq --out results/paul15_graph
@@ -23,6 +27,7 @@ import argparse
 import json
 from pathlib import Path
 
+import anndata as ad
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -39,13 +44,14 @@ from ..analysis import tsne, tsne_sample
 from ..datasets import progenitor_types
 from ..base import keras_backend
 from ..errors import InputError
+from ..streaming import ScaledRows
 from .common import (add_data_arguments, command, load_input, markdown_table, new_parser,
                      parse_args, reference_labels, save_figure, write_csv, write_h5ad)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = new_parser("graph", __doc__)
-    add_data_arguments(parser)
+    add_data_arguments(parser, backed=True)
     parser.add_argument("--graph", default="pearson", metavar="pearson|knn|obsp:KEY|FILE",
                         help="input graph: pearson (paper), knn, an AnnData adjacency "
                         "(obsp:connectivities), or a file (.npz, .mtx, edge-list .csv)")
@@ -70,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
                         default=defaults.MULTITASK_GRAPH_WEIGHT,
                         help="with --multitask: weight of the adjacency term against the "
                         "expression term, both per cell")
+    parser.add_argument("--batch-size", "--batch_size", dest="batch_size", type=batch_size,
+                        default="auto", metavar="N|auto|full",
+                        help="cells per subgraph minibatch (Cluster-GCN); full: the paper's full "
+                        f"batch; auto (default): full batch up to "
+                        f"{defaults.GRAPH_FULL_BATCH_MAX_CELLS:,} cells, subgraphs of "
+                        f"{defaults.GRAPH_BATCH_SIZE:,} above")
     parser.add_argument("--loss", choices=["auto", "dense", "sparse"], default="auto",
                         help="dense: all N^2 pairs; sparse: edges + sampled non-edges (large graphs)")
     parser.add_argument("--conv", choices=["gcn", "gat"], default="gcn",
@@ -88,6 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--quiet", action="store_true")
     return parser
+
+
+def batch_size(value: str) -> int | str | None:
+    """``--batch-size``: a number of cells, "auto", or "full" (None: full batch)."""
+    if value in ("auto", "full"):
+        return None if value == "full" else value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of cells, 'auto' or 'full', got "
+                                         f"{value!r}") from None
 
 
 @command("graph")
@@ -128,8 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     args.model_name = args.model_name or model.model_type
     with step(f"training {name} for {args.epochs} epochs"):
         model.fit(adata, adjacency=adjacency, epochs=args.epochs, learning_rate=args.learning_rate,
-                  seed=args.seed, loss=args.loss, verbose=0 if args.quiet else "auto",
-                  layer=args.layer)
+                  batch_size=args.batch_size, seed=args.seed, loss=args.loss,
+                  verbose=0 if args.quiet else "auto", layer=args.layer)
     with step("predicted links"):
         predicted = model.predict_links(k=args.k)
 
@@ -140,8 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, matrix in (("input_adjacency.npz", model.adjacency_), ("predicted_adjacency.npz", predicted)):
         with atomic_path(out / name) as tmp:
             sp.save_npz(tmp, matrix)
-    # the command read its own AnnData: annotate it rather than copy its matrix
-    annotated = adata.copy() if adata.is_view else adata
+    # the command read its own AnnData: annotate it rather than copy its matrix (from disk:
+    # the annotations without the matrix, which stays in the input file)
+    annotated = (ad.AnnData(obs=adata.obs.copy(), var=adata.var.copy()) if adata.isbacked
+                 else adata.copy() if adata.is_view else adata)
     annotated.obsm["X_graph_diffvae"] = model.node_features_
     annotated.obsm[model.default_key] = representation = model.transform()
     embedded = tsne_sample(adata.n_obs, args.tsne_max_cells, args.seed)
@@ -155,22 +180,29 @@ def main(argv: list[str] | None = None) -> int:
     write_h5ad(annotated, out / "graph_diffvae.h5ad")
 
     metrics = {"model": model.model_type, "graph": args.graph, "k": args.k, "n_cells": adata.n_obs,
+               "batch_size": model.batch_size_,
                "tsne_cells": adata.n_obs if embedded is None else len(embedded),
                "n_input_edges": int(evaluation.edge_list(model.adjacency_).shape[0]),
                "n_predicted_edges": int(evaluation.edge_list(predicted).shape[0]),
                "link_prediction": model.link_metrics_}
     figures = {}
     if labels is not None:
-        x = model.preprocessor_.transform(adata)
+        # the co-expression comparison reads the expression: from disk, of a sample of cells
+        sampled = (tsne_sample(adata.n_obs, graphs.EXACT_NEIGHBOURS_MAX_CELLS, args.seed)
+                   if adata.isbacked else None)
+        x = (ScaledRows(adata, model.preprocessor_)(np.arange(adata.n_obs) if sampled is None else sampled)
+             if adata.isbacked else model.preprocessor_.transform(adata))
         lineages = adata.obs.filter(regex=r"^weight_lineage")
         with step("what the links join (cell types, progenitors)"):
             metrics.update(evaluation.biological_metrics(model, x, predicted, labels, progenitors,
-                                                         args.seed, lineages))
+                                                         args.seed, lineages, cells=sampled))
+        if sampled is not None:
+            metrics["coexpression_cells"] = len(sampled)
         order = np.argsort(labels, kind="stable")
         figures["links_tsne.png"] = plots.links_on_tsne(embedding, labels, predicted, progenitors,
                                                         cells=embedded)
         figures["adjacency.png"] = plots.adjacency_panels(model.adjacency_, predicted, labels, order)
-        if adata.n_obs <= plots.COEXPRESSION_LIMIT:
+        if len(x) == adata.n_obs <= plots.COEXPRESSION_LIMIT:
             figures["coexpression.png"] = plots.coexpression(x, labels, order)
     if args.conv == "gat":
         links = model.link_importance(adata, layer=args.layer)
@@ -199,7 +231,10 @@ def report(metrics: dict, args, figures: list[str]) -> str:
     title = "the multitask DiffVAE" if args.multitask else "Graph-DiffVAE"
     lines = [f"# Links between cells with {title}: {args.dataset or Path(args.data).name}", "",
              f"{metrics['n_cells']} cells; input graph `{metrics['graph']}` with k = {metrics['k']} "
-             f"({metrics['n_input_edges']} edges); {args.epochs} epochs, learning rate "
+             f"({metrics['n_input_edges']} edges); {args.epochs} epochs "
+             + ("full batch" if metrics["batch_size"] is None else
+                f"on subgraphs of about {metrics['batch_size']:,} cells (Cluster-GCN)")
+             + ", learning rate "
              f"{args.learning_rate}, seed {args.seed}, Keras backend {keras_backend()}.", "",
              *([] if metrics["tsne_cells"] == metrics["n_cells"] else [
                  f"The t-SNE figure shows a random sample of {metrics['tsne_cells']:,} cells and "
@@ -217,7 +252,10 @@ def report(metrics: dict, args, figures: list[str]) -> str:
                   + "\n".join(f"| {k} | {v:.3f} |" for k, v in share.items()), "",
                   f"Predicted: each cell to its {args.k} most probable partners "
                   f"({metrics['n_predicted_edges']} edges); co-expression: the same number of cell "
-                  "pairs with the highest |Pearson correlation|; chance: two random cells. "
+                  "pairs with the highest |Pearson correlation|"
+                  + (f" (among a random sample of {metrics['coexpression_cells']:,} cells, with as "
+                     "many edges per cell)" if "coexpression_cells" in metrics else "")
+                  + "; chance: two random cells. "
                   f"k-means ARI of the representation: {metrics['kmeans_ari']:.3f}.", ""]
     if "progenitor_links" in metrics:
         split = pd.DataFrame(metrics["progenitor_links"]).fillna(0.0).round(3)
