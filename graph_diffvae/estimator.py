@@ -33,6 +33,7 @@ from .links import link_metrics, split_edges, top_partners
 from .network import CONVS
 
 GRAPHS = ("pearson", "knn", "precomputed")
+BACKENDS = ("tensorflow", "jax")
 LOSSES = ("auto", "dense", "sparse")
 _ADJACENCY, _NODE_FEATURES = "adjacency.npz", "node_features.npy"
 
@@ -146,19 +147,22 @@ class GraphEstimator(BaseEstimator):
             keras.utils.set_random_seed(seed)
         n_features = len(self.preprocessor_.genes_)
         network = self._build_network(n_features, seed, n)
+        network.build()  # from the feature width: Keras need not trace it on placeholders
+        # TensorFlow's sparse products have no XLA kernels; JAX compiles its BCOO products
         network.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                        jit_compile=False)  # sparse matmuls: no XLA
+                        jit_compile=keras_backend() == "jax")
         verbose = keras_verbose(verbose)
         if batch_size is None:  # the paper's: one step over every cell per epoch
             loss = ("sparse" if n > defaults.GRAPH_DENSE_LOSS_MAX_CELLS else "dense") if loss == "auto" else loss
-            inputs = (keras.ops.convert_to_tensor(x), sparse_adjacency(graphs.normalize(train)))
+            a_norm = graphs.normalize(train)
+            inputs = (keras.ops.convert_to_tensor(x), sparse_adjacency(a_norm))
 
             def embed():
                 z, mu = network(inputs, training=False)[:2]
                 return keras.ops.convert_to_numpy(z), keras.ops.convert_to_numpy(mu)
 
-            steps = subgraphs.full_batch_input(inputs, train, loss, negative_ratio,
-                                                 np.random.default_rng(seed))
+            steps = subgraphs.full_batch_input((x, a_norm), train, loss, negative_ratio,
+                                               np.random.default_rng(seed))
             fit_args = {"steps_per_epoch": 1}
             progress = [EpochProgbar()] if verbose == 1 else []
             verbose = 2 if verbose == 2 else 0
@@ -309,8 +313,8 @@ class GraphEstimator(BaseEstimator):
 
 
 def check_backend() -> None:
-    """The graph models' GCN layers are Spektral's, which run on TensorFlow only."""
-    if keras_backend() != "tensorflow":
-        raise InputError(f"Graph-DiffVAE needs Keras's TensorFlow backend (its GCN layers are "
-                         f"Spektral's), but KERAS_BACKEND is {keras_backend()!r}: unset it or set "
-                         "KERAS_BACKEND=tensorflow")
+    """The graph layers run on Keras's TensorFlow and JAX backends."""
+    if keras_backend() not in BACKENDS:
+        raise InputError(f"the graph models run on Keras's {' or '.join(BACKENDS)} backend, but "
+                         f"KERAS_BACKEND is {keras_backend()!r}: set KERAS_BACKEND=tensorflow "
+                         "(the default) or jax")

@@ -1,21 +1,52 @@
-"""The graph layers: the GCN (the one Keras 3 compatibility shim that Spektral 1.3.1 needs, kept
-here so Spektral stays replaceable), graph attention, and the sparse adjacency tensor both take."""
+"""The graph layers: the GCN (Spektral's, with the one Keras 3 compatibility shim that Spektral
+1.3.1 needs, kept here so Spektral stays replaceable), graph attention, and the sparse adjacency
+both take. Both layers run on TensorFlow and JAX."""
 from __future__ import annotations
 
 import keras
 from keras import ops
 import numpy as np
 import scipy.sparse as sp
-import tensorflow as tf
 from spektral.layers import GCNConv as _SpektralGCNConv
 from spektral.layers.ops import modal_dot
 
 
-def sparse_adjacency(matrix: sp.spmatrix) -> tf.SparseTensor:
-    """A (normalised) scipy adjacency as the ordered float32 ``tf.SparseTensor`` GCNConv takes."""
+def sparse_adjacency(matrix: sp.spmatrix, *, backend: str | None = None):
+    """A (normalised) scipy adjacency as a sparse tensor of ``backend`` (default: Keras's),
+    entries in row order: a float32 ``tf.SparseTensor`` on TensorFlow (also what ``tf.data``
+    input pipelines carry, which Keras converts for JAX), a ``jax.experimental.sparse.BCOO`` on
+    JAX."""
     coo = sp.coo_matrix(matrix, dtype=np.float32)
-    indices = np.stack([coo.row, coo.col], axis=1).astype(np.int64)
-    return tf.sparse.reorder(tf.SparseTensor(indices, coo.data, coo.shape))
+    order = np.lexsort((coo.col, coo.row))
+    indices = np.stack([coo.row[order], coo.col[order]], axis=1)
+    if (backend or keras.backend.backend()) == "jax":
+        from jax.experimental import sparse as jax_sparse
+
+        return jax_sparse.BCOO((coo.data[order], indices.astype(np.int32)), shape=coo.shape,
+                               indices_sorted=True, unique_indices=True)
+    import tensorflow as tf
+
+    return tf.SparseTensor(indices.astype(np.int64), coo.data[order], coo.shape)
+
+
+def propagate(a, x):
+    """A_norm X for a sparse ``a`` from :func:`sparse_adjacency`: Spektral's product on
+    TensorFlow (``tf.sparse.sparse_dense_matmul``; ``keras.ops.matmul`` would gather an
+    edges x width tensor there, see ``benchmarks/graph_layers.py``), ``keras.ops.matmul`` on
+    other backends (a sparse-dense product of JAX's BCOO)."""
+    if keras.backend.backend() == "tensorflow":
+        return modal_dot(a, x)
+    return ops.matmul(a, x)
+
+
+def add_bias(x, bias):
+    """x + bias over the last axis: Spektral's ``tf.nn.bias_add`` on TensorFlow (whose gradient
+    sums in its own order: training stays bit for bit what it was), ``+`` elsewhere."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.nn.bias_add(x, bias)
+    return x + bias
 
 
 @keras.saving.register_keras_serializable(package="graph_diffvae")
@@ -23,15 +54,16 @@ class GCNConv(_SpektralGCNConv):
     """Spektral's ``GCNConv``: activation(A_norm X W + b) for node features X and a normalised
     sparse adjacency A_norm.
 
-    Spektral's ``call`` rewritten with two changes, neither to the result:
+    Spektral's ``call`` rewritten with three changes, none to the result:
 
     - Keras 3 calls layers with ``mask=[None, None]`` for a list input, which Spektral multiplies
       into the output and then fails with "Could not automatically infer the output shape"; an
       all-``None`` mask is turned into ``None``.
     - The sparse product runs on the narrower side: (A_norm X) W when X has fewer columns than
       the layer has units, A_norm (X W) otherwise (Spektral's order, always). Every N x width
-      tensor of the product, and its gradient, is then as narrow as it can be, which matters at a
-      million cells (README, "Graph-DiffVAE at scale").
+      tensor of the product, and its gradient, is then as narrow as it can be.
+    - The rest is written with ``keras.ops`` and the product with :func:`propagate`, so the
+      layer runs on JAX as well (Spektral's own product on TensorFlow).
     """
 
     def call(self, inputs, mask=None):
@@ -39,11 +71,11 @@ class GCNConv(_SpektralGCNConv):
             mask = None
         x, a = inputs
         if x.shape[-1] is not None and x.shape[-1] < self.channels:
-            output = ops.matmul(modal_dot(a, x), self.kernel)
+            output = ops.matmul(propagate(a, x), self.kernel)
         else:
-            output = modal_dot(a, ops.matmul(x, self.kernel))
+            output = propagate(a, ops.matmul(x, self.kernel))
         if self.use_bias:
-            output = tf.nn.bias_add(output, self.bias)
+            output = add_bias(output, self.bias)
         if mask is not None:
             output *= mask[0]
         return self.activation(output)
@@ -56,9 +88,9 @@ class GraphAttention(keras.layers.Layer):
     alpha_ij = softmax of e_ij over i's neighbours j, and out_i = activation(sum_j alpha_ij W h_j
     + b), for each of ``heads`` heads, concatenated (``concat_heads``) or averaged.
 
-    Written with ``keras.ops`` segment sums over the edge list (never an N x N matrix); the
-    adjacency is the ``tf.SparseTensor`` that :func:`sparse_adjacency` makes (its values are
-    not used, only where it is non-zero). Spektral's ``GATConv`` is not used: its sparse mode is
+    Written with ``keras.ops`` segment sums over the edge list (never an N x N matrix), on every
+    backend; the adjacency is the sparse tensor that :func:`sparse_adjacency` makes (its values
+    are not used, only where it is non-zero). Spektral's ``GATConv`` is not used: its sparse mode is
     reported broken on its issue tracker.
     """
 

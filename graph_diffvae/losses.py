@@ -1,5 +1,5 @@
-"""Loss terms of Graph-DiffVAE, written with ``keras.ops`` (the pair logits' gradient with
-TensorFlow's, as Graph-DiffVAE runs on it); the KL term is DiffVAE's.
+"""Loss terms of Graph-DiffVAE, written with ``keras.ops`` (on TensorFlow, the pair logits'
+gradient with TensorFlow's own); the KL term is DiffVAE's.
 
 Reconstruction: the Bernoulli log-likelihood of the adjacency (with self-loops) under
 sigmoid(z*_i . z*_j), with Kipf & Welling's positive-class weighting and normalisation. Two
@@ -9,6 +9,7 @@ its share of all non-edges, never materialising N x N (with every non-edge they 
 """
 from __future__ import annotations
 
+import keras
 import tensorflow as tf
 from keras import ops
 
@@ -53,14 +54,25 @@ def reconstruction_loss(z, target):
     return dense_reconstruction_loss(z, target)
 
 
-@tf.custom_gradient
 def pair_logits(z, pairs):
     """z_i . z_j for each row (i, j) of ``pairs``.
 
-    The gradient is written out so that training keeps no pairs x latent tensor: with P the
-    N x N sparse matrix of the upstream gradients at the pairs, dL/dz = P z + P^T z, two sparse
-    products (autodiff would keep both gathered factors, 2 x pairs x latent floats: 3 GB for the
-    4 million pairs of a million-cell graph, and as much again for their gradients)."""
+    On TensorFlow the gradient is written out (:func:`_pair_logits_tf`); elsewhere autodiff of
+    two gathers, whose pairs x latent tensors are small for the subgraph minibatches that
+    large graphs train on."""
+    if keras.backend.backend() == "tensorflow":
+        return _pair_logits_tf(z, pairs)
+    pairs = ops.cast(pairs, "int32")
+    return ops.sum(ops.take(z, pairs[:, 0], axis=0) * ops.take(z, pairs[:, 1], axis=0), axis=1)
+
+
+@tf.custom_gradient
+def _pair_logits_tf(z, pairs):
+    """z_i . z_j for each row (i, j) of ``pairs``, with the gradient written out so that
+    training keeps no pairs x latent tensor: with P the N x N sparse matrix of the upstream
+    gradients at the pairs, dL/dz = P z + P^T z, two sparse products (autodiff would keep both
+    gathered factors, 2 x pairs x latent floats: 3 GB for the 4 million pairs of a
+    million-cell graph, and as much again for their gradients)."""
     pairs = tf.cast(pairs, tf.int64)
     logits = tf.reduce_sum(tf.gather(z, pairs[:, 0]) * tf.gather(z, pairs[:, 1]), axis=1)
 

@@ -97,6 +97,7 @@ class MultitaskNetwork(keras.Model):
             layer.build([(None, h[-1]), (None, None)])
         self.graph_decoder_hidden.build([(None, m + f), (None, None)])
         self.graph_decoder_z.build([(None, h[0]), (None, None)])
+        self.reparameterize.build((None, m))  # see GraphDiffVAENetwork.build
         self.built = True
 
     def call(self, inputs, training=False):

@@ -66,6 +66,9 @@ class GraphDiffVAENetwork(keras.Model):
         for layer, width in ((self.encoder_hidden, f), (self.mu, encoded), (self.log_var, encoded),
                              (self.decoder_hidden, m + f), (self.decoder_z, h)):
             layer.build([(None, width), (None, None)])
+        # every layer built: Keras then never traces the network on placeholders, which carry
+        # no sparse adjacency on JAX
+        self.reparameterize.build((None, m))
         self.built = True
 
     def call(self, inputs, training=False):

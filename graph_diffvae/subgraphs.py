@@ -38,15 +38,16 @@ from .links import sample_non_edges
 Features = Callable[[np.ndarray], np.ndarray]
 
 
-def full_batch_input(inputs, train: sp.csr_matrix, loss: str, negative_ratio: float,
-                     rng: np.random.Generator):
-    """The endless input pipeline of full-batch training: every step gets ``inputs`` and the
-    target, either the dense adjacency with self-loops or (its ones as pairs, a fresh uniform
+def full_batch_input(inputs: tuple[np.ndarray, sp.csr_matrix], train: sp.csr_matrix, loss: str,
+                     negative_ratio: float, rng: np.random.Generator):
+    """The endless input pipeline of full-batch training: every step gets ``inputs`` (the
+    scaled expression and the normalised adjacency) and the target, either the dense adjacency with self-loops or (its ones as pairs, a fresh uniform
     sample of its zeros) drawn from ``rng`` in order, so a seed fixes every epoch's sample."""
     import tensorflow as tf
 
     target = with_self_loops(train)
-    steps = tf.data.Dataset.from_tensors(inputs).repeat()
+    x, a = inputs
+    steps = tf.data.Dataset.from_tensors((x, sparse_adjacency(a, backend="tensorflow"))).repeat()
     if loss == "dense":
         targets = tf.data.Dataset.from_tensors(tf.constant(target.toarray(), tf.float32)).repeat()
         return tf.data.Dataset.zip(steps, targets)
@@ -129,7 +130,8 @@ class SubgraphBatches:
         n_negative = min(n_zeros, max(1, int(round(self.negative_ratio * len(positives)))))
         negatives = sample_non_edges(target, n_negative, self.rng)
         x = np.asarray(self.features(nodes), dtype=np.float32)
-        return (x, sparse_adjacency(graphs.normalize(sub))), (positives, negatives)
+        return ((x, sparse_adjacency(graphs.normalize(sub), backend="tensorflow")),
+                (positives, negatives))
 
     def steps(self) -> Iterator:
         """The steps of every epoch, in turn (endless)."""
