@@ -43,7 +43,7 @@ setup(
     ],
     entry_points={"console_scripts": ["diffvae = diffvae.cli:main"]},
     extras_require={
-        # the JAX backend for the dense models (KERAS_BACKEND=jax)
+        # the JAX backend (KERAS_BACKEND=jax), for every model
         "jax": ["jax[cpu]>=0.5"],
         # running the notebooks yourself, with parameters (papermill)
         "notebooks": ["ipykernel>=6", "nbformat>=5", "papermill>=2.6"],

@@ -66,20 +66,35 @@ def kernel_matrix(x, y=None, kernel: str = "infovae", width=None):
     raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
 
 
-def mmd(z, prior_sample, width=None, *, kernel: str = "infovae", unbiased: bool = False):
+def mmd(z, prior_sample, width=None, *, kernel: str = "infovae", unbiased: bool = False,
+        weights=None):
     """Maximum mean discrepancy between a latent sample and a prior sample.
 
     The biased (V-statistic) estimate mean k(z, z) + mean k(p, p) - 2 mean k(z, p), as InfoVAE
     and the paper's code; ``unbiased=True`` leaves the i = j terms out of the first two means
     (the U-statistic). With the default kernel, InfoVAE's code computes exp(-mean_d (x_d - y_d)^2
     / m), which is exp(-||x - y||^2 / m^2): ``width=None`` means that width m^2.
+    ``weights`` (0 or 1 per row of both samples) leaves rows out: the means run over the rows
+    of weight 1 only (padding rows of a fixed-size step).
     """
-    def within(a):
-        k = kernel_matrix(a, None, kernel, width)
+    if weights is None:
+        def within(a):
+            k = kernel_matrix(a, None, kernel, width)
+            if not unbiased:
+                return ops.mean(k)
+            n = ops.cast(ops.shape(a)[0], k.dtype)
+            return (ops.sum(k) - ops.sum(ops.diagonal(k))) / (n * (n - 1.0))
+
+        return (within(z) + within(prior_sample)
+                - 2.0 * ops.mean(kernel_matrix(z, prior_sample, kernel, width)))
+    pairs = ops.expand_dims(weights, 1) * ops.expand_dims(weights, 0)
+    n = ops.sum(weights)
+
+    def weighted_within(a):
+        k = kernel_matrix(a, None, kernel, width) * pairs
         if not unbiased:
-            return ops.mean(k)
-        n = ops.cast(ops.shape(a)[0], k.dtype)
+            return ops.sum(k) / n ** 2
         return (ops.sum(k) - ops.sum(ops.diagonal(k))) / (n * (n - 1.0))
 
-    return (within(z) + within(prior_sample)
-            - 2.0 * ops.mean(kernel_matrix(z, prior_sample, kernel, width)))
+    return (weighted_within(z) + weighted_within(prior_sample)
+            - 2.0 * ops.sum(kernel_matrix(z, prior_sample, kernel, width) * pairs) / n ** 2)

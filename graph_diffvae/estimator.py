@@ -128,8 +128,6 @@ class GraphEstimator(BaseEstimator):
         if batch_size is not None and loss == "dense":
             raise InputError("subgraph minibatches (batch_size set) score sampled non-edges: use "
                              "loss='sparse' or 'auto', or batch_size=None for the dense loss")
-        if batch_size is None and x is None:  # full batch: every cell in every step
-            x = np.concatenate(list(features.blocks()))
         representation = None
         if self.use_rep is not None:
             source = data if backed is None else backed
@@ -138,6 +136,8 @@ class GraphEstimator(BaseEstimator):
             representation = np.asarray(source.obsm[self.use_rep])
         self.adjacency_ = (self._input_graph(x, features, representation, seed) if adjacency is None
                            else graphs.check_graph(adjacency, n, "adjacency"))
+        if batch_size is None and x is None:  # full batch from disk: every cell in every step
+            x = np.concatenate(list(features.blocks()))
         if self.adjacency_.nnz == 0:
             raise InputError("the input graph has no edges")
         train = self.adjacency_
@@ -167,8 +167,10 @@ class GraphEstimator(BaseEstimator):
             progress = [EpochProgbar()] if verbose == 1 else []
             verbose = 2 if verbose == 2 else 0
         else:
+            # JAX compiles the step for each new shape: padded steps have few shapes
             batches = subgraphs.SubgraphBatches(train, features, batch_size,
-                                                negative_ratio=negative_ratio, seed=seed)
+                                                negative_ratio=negative_ratio, seed=seed,
+                                                pad=keras_backend() == "jax")
             order = batches.cell_order()
 
             def embed():

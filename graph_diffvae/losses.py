@@ -47,11 +47,35 @@ def sparse_reconstruction_loss(z, positives, negatives):
     return norm * (positive_sum + negative_mean * n_non_edges) / n_cells ** 2
 
 
+def padded_reconstruction_loss(z, positives, negatives, counts):
+    """:func:`sparse_reconstruction_loss` of a padded step (fixed sizes, so that JAX compiles
+    it once): only the first ``counts[0]`` rows of ``z`` are cells, and the first ``counts[1]``
+    positives and ``counts[2]`` negatives are pairs; the rest is padding, left out."""
+    n_cells, n_positive, n_negative = (ops.cast(counts[i], "float32") for i in range(3))
+    positive_mask = ops.cast(ops.arange(ops.shape(positives)[0]) < counts[1], "float32")
+    negative_mask = ops.cast(ops.arange(ops.shape(negatives)[0]) < counts[2], "float32")
+    pos_weight, norm = loss_weights(n_cells, n_positive)
+    positive_sum = pos_weight * ops.sum(ops.softplus(-pair_logits(z, positives)) * positive_mask)
+    negative_mean = ops.sum(ops.softplus(pair_logits(z, negatives)) * negative_mask) / n_negative
+    return norm * (positive_sum + negative_mean * (n_cells ** 2 - n_positive)) / n_cells ** 2
+
+
 def reconstruction_loss(z, target):
-    """The dense loss for an N x N ``target``, the sparse one for (positives, negatives)."""
+    """The dense loss for an N x N ``target``, the sparse one for (positives, negatives), the
+    padded one for (positives, negatives, counts)."""
     if isinstance(target, (tuple, list)):
+        if len(target) == 3:
+            return padded_reconstruction_loss(z, *target)
         return sparse_reconstruction_loss(z, *target)
     return dense_reconstruction_loss(z, target)
+
+
+def cell_mask(n_rows, target):
+    """1.0 for the rows that are cells, 0.0 for padding (all ones unless ``target`` is a
+    padded step's (positives, negatives, counts))."""
+    if isinstance(target, (tuple, list)) and len(target) == 3:
+        return ops.cast(ops.arange(n_rows) < target[2][0], "float32")
+    return None
 
 
 def pair_logits(z, pairs):
@@ -85,6 +109,10 @@ def _pair_logits_tf(z, pairs):
     return logits, gradient
 
 
-def kl_per_node(mu, log_var):
-    """KL(q(z|X, A) || N(0, I)) averaged over nodes and divided by N (GAE's scaling)."""
-    return ops.mean(kl_divergence(mu, log_var)) / ops.cast(ops.shape(mu)[0], "float32")
+def kl_per_node(mu, log_var, mask=None):
+    """KL(q(z|X, A) || N(0, I)) averaged over nodes and divided by N (GAE's scaling); with a
+    :func:`cell_mask`, over the cells only."""
+    if mask is None:
+        return ops.mean(kl_divergence(mu, log_var)) / ops.cast(ops.shape(mu)[0], "float32")
+    n_cells = ops.sum(mask)
+    return ops.sum(kl_divergence(mu, log_var) * mask) / n_cells / n_cells

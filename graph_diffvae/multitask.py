@@ -130,13 +130,23 @@ class MultitaskNetwork(keras.Model):
         z_star, _, _, x_hat, z = y_pred
         expression = x[0]
         n = ops.shape(z)[0]
-        terms = {"reconstruction": ops.mean(diffvae_losses.binary_cross_entropy(expression, x_hat))}
-        # a random subset of cells against as many prior draws: MMD at a fixed cost per step
-        subset = keras.random.shuffle(ops.arange(n), seed=self.mmd_seed)[:self.mmd_samples]
+        mask = losses.cell_mask(n, y)
+        cross_entropy = diffvae_losses.binary_cross_entropy(expression, x_hat)
+        if mask is None:
+            terms = {"reconstruction": ops.mean(cross_entropy)}
+            # a random subset of cells against as many prior draws: MMD at a fixed cost per step
+            subset = keras.random.shuffle(ops.arange(n), seed=self.mmd_seed)[:self.mmd_samples]
+            weights = None
+        else:  # a padded step: its cells only, the subset's padding rows weighed out
+            terms = {"reconstruction": ops.sum(cross_entropy * mask) / ops.sum(mask)}
+            order = keras.random.uniform((n,), seed=self.mmd_seed) + 2.0 * (1.0 - mask)
+            subset = ops.argsort(order)[:self.mmd_samples]  # cells first, in random order
+            weights = ops.take(mask, subset, axis=0)
         z_subset = ops.take(z, subset, axis=0)
         prior = keras.random.normal(ops.shape(z_subset), seed=self.mmd_seed)
-        terms["mmd"] = diffvae_losses.mmd(z_subset, prior)
-        graph_cells = n if self.graph_cells is None else self.graph_cells
+        terms["mmd"] = diffvae_losses.mmd(z_subset, prior, weights=weights)
+        graph_cells = (self.graph_cells if self.graph_cells is not None
+                       else n if mask is None else y[2][0])
         terms["adjacency"] = losses.reconstruction_loss(z_star, y) * ops.cast(graph_cells, "float32")
         for name, value in terms.items():
             self.trackers[name].update_state(value)

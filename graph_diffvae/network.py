@@ -98,7 +98,7 @@ class GraphDiffVAENetwork(keras.Model):
         """Reconstruction of the adjacency ``y`` plus KL / N."""
         z, mu, log_var = y_pred
         reconstruction = losses.reconstruction_loss(z, y)
-        kl = losses.kl_per_node(mu, log_var)
+        kl = losses.kl_per_node(mu, log_var, losses.cell_mask(ops.shape(z)[0], y))
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
         return reconstruction + kl

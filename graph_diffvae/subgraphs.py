@@ -100,7 +100,7 @@ class SubgraphBatches:
 
     def __init__(self, adjacency: sp.csr_matrix, features: Features, batch_size: int, *,
                  negative_ratio: float = 1.0, seed: int | None = 0,
-                 parts_per_batch: int = defaults.GRAPH_PARTS_PER_BATCH) -> None:
+                 parts_per_batch: int = defaults.GRAPH_PARTS_PER_BATCH, pad: bool = False) -> None:
         self.adjacency, self.features = sp.csr_matrix(adjacency), features
         self.negative_ratio = float(negative_ratio)
         n = self.adjacency.shape[0]
@@ -111,6 +111,9 @@ class SubgraphBatches:
         members = np.split(order, np.flatnonzero(np.diff(part[order])) + 1)
         self.parts = [m for m in members if len(m)]
         self.rng = np.random.default_rng(seed)
+        # padded steps: every step as many rows as the largest possible one, plus a padding row
+        largest = sum(sorted(map(len, self.parts))[-self.parts_per_batch:])
+        self.n_rows = _round_up(largest + 1, 64) if pad else None
 
     def __len__(self) -> int:
         return -(-len(self.parts) // self.parts_per_batch)
@@ -130,24 +133,61 @@ class SubgraphBatches:
         n_negative = min(n_zeros, max(1, int(round(self.negative_ratio * len(positives)))))
         negatives = sample_non_edges(target, n_negative, self.rng)
         x = np.asarray(self.features(nodes), dtype=np.float32)
-        return ((x, sparse_adjacency(graphs.normalize(sub), backend="tensorflow")),
-                (positives, negatives))
+        a_norm = graphs.normalize(sub)
+        if self.n_rows is None:
+            return (x, sparse_adjacency(a_norm, backend="tensorflow")), (positives, negatives)
+        return self._padded(x, a_norm, positives, negatives)
+
+    def _padded(self, x, a_norm, positives, negatives):
+        """The step in fixed shapes: ``n_rows`` rows (zero features beyond the cells), and the
+        adjacency's entries and the pairs rounded up (:func:`_round_up`) with entries and pairs
+        on the last, padding row; counts (cells, positives, negatives) say what is real."""
+        pad = self.n_rows - 1
+        coo = a_norm.tocoo()
+        n_entries = _round_up(coo.nnz)
+        rows = np.concatenate([coo.row, np.full(n_entries - coo.nnz, pad)])
+        cols = np.concatenate([coo.col, np.full(n_entries - coo.nnz, pad)])
+        values = np.concatenate([coo.data, np.zeros(n_entries - coo.nnz, np.float32)])
+        a = sp.coo_matrix((values, (rows, cols)), shape=(self.n_rows, self.n_rows))
+        x = np.concatenate([x, np.zeros((self.n_rows - len(x), x.shape[1]), np.float32)])
+        counts = np.array([len(a_norm.indptr) - 1, len(positives), len(negatives)], np.int32)
+        positives, negatives = (np.concatenate([p, np.full((_round_up(len(p)) - len(p), 2), pad)])
+                                for p in (positives, negatives))
+        return (x, _coo_tensor(a)), (positives, negatives, counts)
 
     def steps(self) -> Iterator:
-        """The steps of every epoch, in turn (endless)."""
+        """The steps of every epoch, in turn (endless): each epoch the parts in a new order,
+        split into ``len(self)`` groups of as equal a number of parts as can be."""
         while True:
             order = self.rng.permutation(len(self.parts))
-            for start in range(0, len(order), self.parts_per_batch):
-                yield self.batch(order[start:start + self.parts_per_batch])
+            for group in np.array_split(order, len(self)):
+                yield self.batch(group)
 
     def dataset(self, n_features: int):
         """:meth:`steps` as a ``tf.data`` pipeline (the subgraphs differ in size)."""
         import tensorflow as tf
 
         pairs = tf.TensorSpec((None, 2), tf.int64)
+        targets = (pairs, pairs) if self.n_rows is None else (pairs, pairs, tf.TensorSpec((3,), tf.int32))
         signature = ((tf.TensorSpec((None, n_features), tf.float32),
-                      tf.SparseTensorSpec((None, None), tf.float32)), (pairs, pairs))
+                      tf.SparseTensorSpec((None, None), tf.float32)), targets)
         return tf.data.Dataset.from_generator(self.steps, output_signature=signature)
+
+
+def _round_up(n: int, quantum: int | None = None) -> int:
+    """``n`` rounded up to a multiple of ``quantum``, by default an eighth of the power of two
+    at or below ``n``: at most 12.5 % added, and few distinct sizes (each a JAX compilation)."""
+    quantum = quantum or max(1, 2 ** (int(n).bit_length() - 1) // 8)
+    return -(-int(n) // quantum) * quantum
+
+
+def _coo_tensor(a: sp.coo_matrix):
+    """A ``tf.SparseTensor`` of the entries of ``a`` as they are (padding entries repeated on
+    one cell are kept, so the number of entries stays fixed)."""
+    import tensorflow as tf
+
+    indices = np.stack([a.row, a.col], axis=1).astype(np.int64)
+    return tf.SparseTensor(indices, a.data.astype(np.float32), a.shape)
 
 
 def neighbourhood(adjacency: sp.csr_matrix, cells: np.ndarray, hops: int):

@@ -54,6 +54,8 @@ def test_input_graphs_from_disk_above_the_exact_size_on_paul15(tmp_path, paul15,
     fit = {"epochs": 1, "verbose": 0, "batch_size": 1024, "evaluate_links": False}
     knn = GraphDiffVAE(16, 4, graph="knn", k=5).fit(str(path), **fit).adjacency_
     pearson = GraphDiffVAE(16, 4).fit(str(path), **fit).adjacency_
+    full_batch = GraphDiffVAE(16, 4).fit(str(path), **{**fit, "batch_size": None}).adjacency_
+    assert (full_batch != pearson).nnz == 0  # the graph does not depend on the training mode
     overlap = exact_knn.multiply(knn).nnz / exact_knn.nnz
     baseline = exact_knn.multiply(randomized).nnz / exact_knn.nnz
     # the found partner of each cell: its most correlated neighbour in the approximate graph

@@ -156,3 +156,15 @@ def test_network_options_weight_prior_samples_log_variance_and_mu(rng):
     assert (again.mmd_kernel, again.mmd_weight, again.mmd_prior_samples, again.mmd_unbiased,
             again.log_var_activation, again.mu_activation) == ("imq", 10.0, 25, True, "linear",
                                                                 "linear")
+
+
+def test_weighted_mmd_is_the_mmd_of_the_rows_kept(rng):
+    """Rows of weight 0 (a padded step's) change nothing: the same as the MMD without them."""
+    from diffvae.losses import mmd
+
+    z, prior = rng.normal(size=(9, 3)).astype(np.float32), rng.normal(size=(9, 3)).astype(np.float32)
+    weights = np.array([1, 1, 0, 1, 1, 1, 0, 1, 1], np.float32)
+    kept = weights == 1
+    for unbiased in (False, True):
+        expected = float(mmd(z[kept], prior[kept], unbiased=unbiased))
+        assert float(mmd(z, prior, unbiased=unbiased, weights=weights)) == pytest.approx(expected, rel=1e-5)

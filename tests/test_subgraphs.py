@@ -138,3 +138,25 @@ def test_bad_batch_arguments_are_refused(rng, fit, message):
     data, adjacency = planted(rng, n=60)
     with pytest.raises(InputError, match=message):
         GraphDiffVAE(8, 3).fit(data, adjacency=adjacency, verbose=0, **fit)
+
+
+@pytest.mark.parametrize("network", [
+    GraphDiffVAENetwork(6, 16, 4, seed=0), GraphDiffVAENetwork(6, 16, 4, seed=0, conv="gat", heads=2),
+    MultitaskNetwork(6, (16, 8), 4, seed=0, mmd_weight=0.0)])
+def test_a_padded_step_has_the_loss_of_the_step_it_pads(rng, network):
+    """The fixed-size steps JAX trains on: zero rows, entries and pairs on a padding row, and
+    counts; the network's loss on them equals its loss on the plain step."""
+    a = graphs.knn_graph(rng.normal(size=(400, 3)), 4)
+    x = rng.uniform(size=(400, 6)).astype(np.float32)
+    plain = subgraphs.SubgraphBatches(a, lambda rows: x[rows], 150, seed=1)
+    padded = subgraphs.SubgraphBatches(a, lambda rows: x[rows], 150, seed=1, pad=True)
+    (x_plain, a_plain), target = next(plain.steps())
+    (x_pad, a_pad), padded_target = next(padded.steps())
+    n = len(x_plain)
+    assert padded_target[2].tolist() == [n, len(target[0]), len(target[1])]
+    assert len(x_pad) % 64 == 0 and len(x_pad) > n and not x_pad[n:].any()
+    losses = []
+    for inputs, y in (((x_plain, a_plain), target), ((x_pad, a_pad), padded_target)):
+        outputs = network(inputs, training=False)
+        losses.append(float(network.compute_loss(inputs, y, outputs)))
+    assert losses[1] == pytest.approx(losses[0], rel=1e-5)
