@@ -27,9 +27,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--epochs", type=int, help="default: the model's")
+    mirror = Path(__file__).resolve().parents[2] / "shared" / "data"
     parser.add_argument("--data-dir", type=Path,
-                        default=Path(os.environ.get("DIFFVAE_DATA_DIR",
-                                                    Path(__file__).resolve().parents[2] / "shared" / "data")))
+                        default=Path(os.environ.get("DIFFVAE_DATA_DIR", mirror)))
     parser.add_argument("--out", type=Path, help="write the runs as CSV")
     args = parser.parse_args()
     import pandas as pd

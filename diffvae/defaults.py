@@ -50,7 +50,7 @@ GRAPH_LEARNING_RATE = 1e-4
 GRAPH_K = 1                     # each cell to its most correlated cell
 GRAPH_DENSE_LOSS_MAX_CELLS = 5000   # above: loss "auto" scores edges + sampled non-edges
 #: batch_size "auto": full batch (the paper's) up to this many cells, subgraphs of
-#: GRAPH_BATCH_SIZE cells above (README, "Graph-DiffVAE at scale")
+#: GRAPH_BATCH_SIZE cells above (README, "Atlas scale: subgraph minibatches from disk")
 GRAPH_FULL_BATCH_MAX_CELLS = 100_000
 GRAPH_BATCH_SIZE = 4096         # cells per subgraph minibatch
 GRAPH_PARTS_PER_BATCH = 8       # Cluster-GCN: a minibatch joins this many random graph parts

@@ -107,8 +107,9 @@ class GraphEstimator(BaseEstimator):
         ``TerminateOnNaN``, ...); ``verbose``: 0 silent, 1 a progress bar, 2 one line per epoch,
         "auto" (default) 1 on a terminal or in a notebook and 2 otherwise.
         Sets ``adjacency_`` (input graph), ``node_features_`` (Z*, cells x latent_dim),
-        ``mu_``, ``history_`` and ``batch_size_`` (the cells per subgraph; None: full batch); with subgraphs, the outputs of every cell are computed block
-        by block on the whole training graph (:func:`~graph_diffvae.subgraphs.embed_in_blocks`).
+        ``mu_``, ``history_`` and ``batch_size_`` (cells per subgraph; None: full batch). With
+        subgraphs, every cell's outputs are computed block by block on the whole training graph
+        (:func:`~graph_diffvae.subgraphs.embed_in_blocks`).
         """
         check_backend()
         epochs = self.default_epochs if epochs is None else epochs
@@ -145,43 +146,21 @@ class GraphEstimator(BaseEstimator):
             train, validation, test = split_edges(self.adjacency_, seed=seed)
         if seed is not None:
             keras.utils.set_random_seed(seed)
-        n_features = len(self.preprocessor_.genes_)
-        network = self._build_network(n_features, seed, n)
+        network = self._build_network(len(self.preprocessor_.genes_), seed, n)
         network.build()  # from the feature width: Keras need not trace it on placeholders
         # TensorFlow's sparse products have no XLA kernels; JAX compiles its BCOO products
         network.compile(optimizer=keras.optimizers.Adam(learning_rate),
                         jit_compile=keras_backend() == "jax")
-        verbose = keras_verbose(verbose)
-        if batch_size is None:  # the paper's: one step over every cell per epoch
-            loss = ("sparse" if n > defaults.GRAPH_DENSE_LOSS_MAX_CELLS else "dense") if loss == "auto" else loss
-            a_norm = graphs.normalize(train)
-            inputs = (keras.ops.convert_to_tensor(x), sparse_adjacency(a_norm))
-
-            def embed():
-                z, mu = network(inputs, training=False)[:2]
-                return keras.ops.convert_to_numpy(z), keras.ops.convert_to_numpy(mu)
-
-            steps = subgraphs.full_batch_input((x, a_norm), train, loss, negative_ratio,
-                                               np.random.default_rng(seed))
-            fit_args = {"steps_per_epoch": 1}
+        steps, embed, steps_per_epoch = self._training_input(
+            network, x, features, train, batch_size, loss, negative_ratio, seed)
+        verbose, progress = keras_verbose(verbose), []
+        if batch_size is None:  # one step per epoch: one bar over the epochs, not a bar each
             progress = [EpochProgbar()] if verbose == 1 else []
             verbose = 2 if verbose == 2 else 0
-        else:
-            # JAX compiles the step for each new shape: padded steps have few shapes
-            batches = subgraphs.SubgraphBatches(train, features, batch_size,
-                                                negative_ratio=negative_ratio, seed=seed,
-                                                pad=keras_backend() == "jax")
-            order = batches.cell_order()
-
-            def embed():
-                return subgraphs.embed_in_blocks(network, features, graphs.normalize(train), order)
-
-            steps = batches.dataset(n_features)
-            fit_args = {"steps_per_epoch": len(batches)}
-            progress = []
         callbacks = ([LinkMetrics(embed, *validation)] if evaluate_links else []) + list(callbacks or [])
         self.history_ = fit_network(network, steps, epochs=epochs, shuffle=False,
-                                    callbacks=callbacks + progress, verbose=verbose, **fit_args)
+                                    steps_per_epoch=steps_per_epoch, callbacks=callbacks + progress,
+                                    verbose=verbose)
         self.network_ = network
         z, mu = embed()
         self.node_features_, self.mu_ = z, mu
@@ -192,6 +171,33 @@ class GraphEstimator(BaseEstimator):
                                   "n_test_edges": int(len(test[0])),
                                   "n_validation_edges": int(len(validation[0]))}
         return self
+
+    def _training_input(self, network, x, features, train: sp.csr_matrix, batch_size: int | None,
+                        loss: str, negative_ratio: float, seed: int | None):
+        """(the ``fit`` input, ``embed()`` giving every cell's (Z*, mu), steps per epoch): the
+        whole graph in every step for ``batch_size`` None (the paper's), else subgraphs."""
+        a_norm = graphs.normalize(train)
+        if batch_size is None:
+            if loss == "auto":
+                loss = "sparse" if len(x) > defaults.GRAPH_DENSE_LOSS_MAX_CELLS else "dense"
+            inputs = (keras.ops.convert_to_tensor(x), sparse_adjacency(a_norm))
+
+            def embed():
+                z, mu = network(inputs, training=False)[:2]
+                return keras.ops.convert_to_numpy(z), keras.ops.convert_to_numpy(mu)
+
+            return (subgraphs.full_batch_input((x, a_norm), train, loss, negative_ratio,
+                                               np.random.default_rng(seed)), embed, 1)
+        # JAX compiles the step for each new shape: padded steps have few shapes
+        batches = subgraphs.SubgraphBatches(train, features, batch_size,
+                                            negative_ratio=negative_ratio, seed=seed,
+                                            pad=keras_backend() == "jax")
+        order = batches.cell_order()
+
+        def embed():
+            return subgraphs.embed_in_blocks(network, features, a_norm, order)
+
+        return batches.dataset(len(self.preprocessor_.genes_)), embed, len(batches)
 
     def _fit_preprocessor(self, data, layer: str | None):
         """Fit the preprocessing on ``data`` (in memory, or a backed AnnData); return the scaled

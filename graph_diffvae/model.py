@@ -10,7 +10,7 @@ subgraph minibatches for graphs too large for one step (:mod:`graph_diffvae.subg
 Two reconstruction losses that agree: ``"dense"`` scores all N^2 pairs; ``"sparse"`` scores the
 edges and a sample of non-edges (weighted to estimate the same sum), never materialising N x N,
 for large graphs. With every non-edge "sampled" the two are equal (tested).
-TensorFlow backend only (Spektral).
+Runs on Keras's TensorFlow backend (Spektral's GCN product) and on JAX (keras.ops).
 """
 from __future__ import annotations
 

@@ -41,8 +41,9 @@ Features = Callable[[np.ndarray], np.ndarray]
 def full_batch_input(inputs: tuple[np.ndarray, sp.csr_matrix], train: sp.csr_matrix, loss: str,
                      negative_ratio: float, rng: np.random.Generator):
     """The endless input pipeline of full-batch training: every step gets ``inputs`` (the
-    scaled expression and the normalised adjacency) and the target, either the dense adjacency with self-loops or (its ones as pairs, a fresh uniform
-    sample of its zeros) drawn from ``rng`` in order, so a seed fixes every epoch's sample."""
+    scaled expression and the normalised adjacency) and the target, either the dense adjacency
+    with self-loops or (its ones as pairs, a fresh uniform sample of its zeros) drawn from
+    ``rng`` in order, so a seed fixes every epoch's sample."""
     import tensorflow as tf
 
     target = with_self_loops(train)
