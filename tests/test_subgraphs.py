@@ -160,3 +160,14 @@ def test_a_padded_step_has_the_loss_of_the_step_it_pads(rng, network):
         outputs = network(inputs, training=False)
         losses.append(float(network.compute_loss(inputs, y, outputs)))
     assert losses[1] == pytest.approx(losses[0], rel=1e-5)
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "many"])
+def test_command_line_refuses_a_bad_batch_size_before_reading(tmp_path, capsys, value):
+    from diffvae.cli import graph as graph_cli
+
+    with pytest.raises(SystemExit) as stopped:
+        graph_cli.main(["--data", str(tmp_path / "absent.h5ad"), "--batch-size", value,
+                        "--out", str(tmp_path / "out")])
+    assert stopped.value.code == 2
+    assert f"expected a positive number of cells, 'auto' or 'full', got '{value}'" in capsys.readouterr().err

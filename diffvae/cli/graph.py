@@ -103,14 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def batch_size(value: str) -> int | str | None:
-    """``--batch-size``: a number of cells, "auto", or "full" (None: full batch)."""
+    """``--batch-size``: a positive number of cells, "auto", or "full" (None: full batch)."""
     if value in ("auto", "full"):
         return None if value == "full" else value
     try:
-        return int(value)
+        cells = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of cells, 'auto' or 'full', got "
-                                         f"{value!r}") from None
+        cells = 0
+    if cells < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number of cells, 'auto' or "
+                                         f"'full', got {value!r}")
+    return cells
 
 
 @command("graph")
