@@ -19,7 +19,7 @@ runs in its own process, so that its peak resident memory is its own; a process 
   over the file) is linked to them in the input graph, and the median correlation lost.
 
     python benchmarks/graph_scale.py --from-disk [--sizes 100000 300000 1000000] [--epochs 1]
-        [--model graph|multitask] [--conv gcn|gat] [--genes 2000] [--dir DIR] [--recall]
+        [--learning-rate R] [--model graph|multitask] [--conv gcn|gat] [--genes 2000] [--dir DIR] [--recall]
 """
 from __future__ import annotations
 
@@ -81,7 +81,8 @@ def pearson_recall(path: str, model, n_sample: int = 1000, seed: int = 0) -> dic
 
 
 def worker(path: str, mode: str, model_name: str, epochs: int, batch_size: int,
-           from_disk: bool, recall: bool, conv: str = "gcn") -> dict:
+           from_disk: bool, recall: bool, conv: str = "gcn",
+           learning_rate: float | None = None) -> dict:
     import anndata as ad
     import keras
     import numpy as np
@@ -107,7 +108,7 @@ def worker(path: str, mode: str, model_name: str, epochs: int, batch_size: int,
     times = Times()
     start = time.perf_counter()
     model.fit(data, epochs=epochs, batch_size=None if mode == "full" else batch_size, seed=0,
-              verbose=0, callbacks=[times])
+              learning_rate=learning_rate, verbose=0, callbacks=[times])
     end = time.perf_counter()
     test = model.link_metrics_["test"]
     found = {"cells": len(model.node_features_), "mode": mode,
@@ -126,6 +127,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
     parser.add_argument("--genes", type=int, default=2000)
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--learning-rate", type=float, help="default: the model's")
     parser.add_argument("--model", choices=["graph", "multitask"], default="graph")
     parser.add_argument("--conv", choices=["gcn", "gat"], default="gcn",
                         help="the encoder's graph layers (gat: 4 heads)")
@@ -143,7 +145,8 @@ def main() -> None:
     if args.worker:
         stop_above(args.max_gib)
         print(json.dumps(worker(args.worker[0], args.worker[1], args.model, args.epochs,
-                                args.batch_size, args.from_disk, args.recall, args.conv)))
+                                args.batch_size, args.from_disk, args.recall, args.conv,
+                                args.learning_rate)))
         return
     from diffvae import datasets
 
@@ -164,8 +167,9 @@ def main() -> None:
                 run = subprocess.run(
                     [sys.executable, __file__, "--worker", str(path), mode, "--model", args.model,
                      "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
-                     "--conv", args.conv,
-                     "--max-gib", str(args.max_gib)]
+                     "--conv", args.conv]
+                    + ([] if args.learning_rate is None else ["--learning-rate", str(args.learning_rate)])
+                    + ["--max-gib", str(args.max_gib)]
                     + (["--from-disk"] if args.from_disk else [])
                     + (["--recall"] if args.recall and mode == "subgraphs" else []),
                     capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})

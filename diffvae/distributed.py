@@ -41,3 +41,21 @@ def process_shard() -> tuple[int, int]:
     import jax
 
     return jax.process_index(), jax.process_count()
+
+
+def device_shards() -> tuple[int, int, int]:
+    """(first, local, total): the devices of the data-parallel training, ``total`` in all and
+    ``local`` of them this process's, at positions ``first`` .. ``first + local - 1`` of every
+    step's global batch (each device takes an equal slice of axis 0); (0, 1, 1) unless a
+    distribution is set."""
+    import keras
+
+    if keras.backend.backend() != "jax" or keras.distribution.distribution() is None:
+        return 0, 1, 1
+    import jax
+
+    devices = list(keras.distribution.distribution().device_mesh.devices.flat)
+    mine = [i for i, device in enumerate(devices) if device.process_index == jax.process_index()]
+    if mine != list(range(mine[0], mine[0] + len(mine))):
+        raise InputError("this process's devices are not next to each other in the device mesh")
+    return mine[0], len(mine), len(devices)

@@ -21,6 +21,7 @@ from diffvae import defaults
 from diffvae._checks import check_training, choice, optional, positive_int, positive_number
 from diffvae._progress import keras_verbose
 from diffvae.base import BaseEstimator, fit_network, keras_backend, read_file
+from diffvae.distributed import device_shards
 from diffvae.errors import InputError
 from diffvae.io import as_anndata, no_layer_on_disk, open_h5ad
 from diffvae.preprocessing import Preprocessor
@@ -96,6 +97,11 @@ class GraphEstimator(BaseEstimator):
         (default) is full batch up to :data:`~diffvae.defaults.GRAPH_FULL_BATCH_MAX_CELLS` cells
         and subgraphs of :data:`~diffvae.defaults.GRAPH_BATCH_SIZE` cells above.
 
+        Data-parallel (after :func:`diffvae.distributed.data_parallel`, JAX): each step's parts
+        are shared out over the devices of every process, one subgraph each, ``batch_size``
+        (always subgraphs) counting the cells of all of them; each process reads its own
+        subgraphs' rows. Every process must run ``fit`` with the same data and ``seed``.
+
         With ``evaluate_links`` (default) 10 % of the edges are held out for testing and 5 % for
         validation (each with as many sampled non-edges); the validation AUC and AP are logged
         after every epoch (``val_auc``, ``val_ap``, whatever ``verbose`` is) and
@@ -123,8 +129,14 @@ class GraphEstimator(BaseEstimator):
         backed = open_h5ad(data)  # None for data in memory
         x, features = self._fit_preprocessor(data if backed is None else backed, layer)
         n = len(x) if backed is None else backed.n_obs
+        data_parallel = device_shards()[2] > 1
         if batch_size == "auto":
-            batch_size = None if n <= defaults.GRAPH_FULL_BATCH_MAX_CELLS else defaults.GRAPH_BATCH_SIZE
+            batch_size = (None if n <= defaults.GRAPH_FULL_BATCH_MAX_CELLS and not data_parallel
+                          else defaults.GRAPH_BATCH_SIZE)
+        if batch_size is None and data_parallel:
+            raise InputError("data-parallel graph training shares subgraphs out over the "
+                             "devices: full batch cannot be; set batch_size (cells per step, "
+                             "all devices together)")
         self.batch_size_ = batch_size
         if batch_size is not None and loss == "dense":
             raise InputError("subgraph minibatches (batch_size set) score sampled non-edges: use "
@@ -188,10 +200,13 @@ class GraphEstimator(BaseEstimator):
 
             return (subgraphs.full_batch_input((x, a_norm), train, loss, negative_ratio,
                                                np.random.default_rng(seed)), embed, 1)
-        # JAX compiles the step for each new shape: padded steps have few shapes
+        shards = device_shards()
+        if shards[2] > 1:  # each process makes its own devices' subgraphs
+            keras.distribution.distribution().auto_shard_dataset = False
+        # JAX compiles the step for each new shape: padded steps have one
         batches = subgraphs.SubgraphBatches(train, features, batch_size,
                                             negative_ratio=negative_ratio, seed=seed,
-                                            pad=keras_backend() == "jax")
+                                            pad=keras_backend() == "jax", shards=shards)
         order = batches.cell_order()
 
         def embed():

@@ -29,6 +29,25 @@ def sparse_adjacency(matrix: sp.spmatrix, *, backend: str | None = None):
     return tf.SparseTensor(indices.astype(np.int64), coo.data[order], coo.shape)
 
 
+def graph_inputs(inputs):
+    """(X, sparse A_norm) of a network's input: ``(X, A_norm)`` as it is, or a padded step's
+    ``(X, entries, values)``, the adjacency's (row, column) entries and their values as dense
+    arrays (which Keras's data-parallel training splits over devices as it splits X), made into
+    the sparse adjacency of X's rows."""
+    if len(inputs) == 2:
+        return tuple(inputs)
+    x, entries, values = inputs
+    n = x.shape[0]
+    if keras.backend.backend() == "jax":
+        from jax.experimental import sparse as jax_sparse
+
+        return x, jax_sparse.BCOO((values, ops.cast(entries, "int32")), shape=(n, n))
+    import tensorflow as tf
+
+    n = tf.shape(x, out_type=tf.int64)[0]
+    return x, tf.SparseTensor(tf.cast(entries, tf.int64), values, tf.stack([n, n]))
+
+
 def propagate(a, x):
     """A_norm X for a sparse ``a`` from :func:`sparse_adjacency`: Spektral's product on
     TensorFlow (``tf.sparse.sparse_dense_matmul``; ``keras.ops.matmul`` would gather an

@@ -49,15 +49,24 @@ def sparse_reconstruction_loss(z, positives, negatives):
 
 def padded_reconstruction_loss(z, positives, negatives, counts):
     """:func:`sparse_reconstruction_loss` of a padded step (fixed sizes, so that JAX compiles
-    it once): only the first ``counts[0]`` rows of ``z`` are cells, and the first ``counts[1]``
-    positives and ``counts[2]`` negatives are pairs; the rest is padding, left out."""
-    n_cells, n_positive, n_negative = (ops.cast(counts[i], "float32") for i in range(3))
-    positive_mask = ops.cast(ops.arange(ops.shape(positives)[0]) < counts[1], "float32")
-    negative_mask = ops.cast(ops.arange(ops.shape(negatives)[0]) < counts[2], "float32")
+    it once), averaged over the step's subgraphs: ``counts`` has a row (cells, positives,
+    negatives) per subgraph s, whose rows of ``z`` are the s-th equal slice, of which the first
+    ``cells`` are cells, and whose pairs are the s-th equal slices of ``positives`` and
+    ``negatives``, of which the first ``positives`` and ``negatives`` are pairs (all in ``z``'s
+    numbering); the rest is padding, left out."""
+    n_subgraphs = ops.shape(counts)[0]
+    n_cells, n_positive, n_negative = (ops.cast(counts[:, i], "float32") for i in range(3))
+
+    def per_subgraph(pairs, sign, count):  # softplus(sign * logit) of the real pairs, summed
+        losses = ops.reshape(ops.softplus(sign * pair_logits(z, pairs)), (n_subgraphs, -1))
+        real = ops.arange(ops.shape(losses)[1])[None, :] < count[:, None]
+        return ops.sum(losses * ops.cast(real, "float32"), axis=1)
+
     pos_weight, norm = loss_weights(n_cells, n_positive)
-    positive_sum = pos_weight * ops.sum(ops.softplus(-pair_logits(z, positives)) * positive_mask)
-    negative_mean = ops.sum(ops.softplus(pair_logits(z, negatives)) * negative_mask) / n_negative
-    return norm * (positive_sum + negative_mean * (n_cells ** 2 - n_positive)) / n_cells ** 2
+    positive_sum = pos_weight * per_subgraph(positives, -1.0, counts[:, 1])
+    negative_mean = per_subgraph(negatives, 1.0, counts[:, 2]) / n_negative
+    return ops.mean(norm * (positive_sum + negative_mean * (n_cells ** 2 - n_positive))
+                    / n_cells ** 2)
 
 
 def reconstruction_loss(z, target):
@@ -72,9 +81,11 @@ def reconstruction_loss(z, target):
 
 def cell_mask(n_rows, target):
     """1.0 for the rows that are cells, 0.0 for padding (all ones unless ``target`` is a
-    padded step's (positives, negatives, counts))."""
+    padded step's (positives, negatives, counts): see :func:`padded_reconstruction_loss`)."""
     if isinstance(target, (tuple, list)) and len(target) == 3:
-        return ops.cast(ops.arange(n_rows) < target[2][0], "float32")
+        counts = target[2]
+        rows = ops.arange(n_rows // ops.shape(counts)[0])
+        return ops.reshape(ops.cast(rows[None, :] < counts[:, :1], "float32"), (-1,))
     return None
 
 

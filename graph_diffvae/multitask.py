@@ -32,7 +32,7 @@ from diffvae.networks import build_decoder, kernel_product
 
 from . import losses
 from .estimator import GraphEstimator
-from .layers import GCNConv, GraphAttention
+from .layers import GCNConv, GraphAttention, graph_inputs
 
 _LATENT = "latent.npy"
 
@@ -101,7 +101,7 @@ class MultitaskNetwork(keras.Model):
         self.built = True
 
     def call(self, inputs, training=False):
-        x, a = inputs
+        x, a = graph_inputs(inputs)
         mu, log_var = self.encode(x, a)
         z = self.reparameterize(mu, log_var) if training else mu
         return self.decode(z, x, a), mu, log_var, self.expression_decoder(z), z
@@ -146,7 +146,7 @@ class MultitaskNetwork(keras.Model):
         prior = keras.random.normal(ops.shape(z_subset), seed=self.mmd_seed)
         terms["mmd"] = diffvae_losses.mmd(z_subset, prior, weights=weights)
         graph_cells = (self.graph_cells if self.graph_cells is not None
-                       else n if mask is None else y[2][0])
+                       else n if mask is None else ops.mean(ops.cast(y[2][:, 0], "float32")))
         terms["adjacency"] = losses.reconstruction_loss(z_star, y) * ops.cast(graph_cells, "float32")
         for name, value in terms.items():
             self.trackers[name].update_state(value)

@@ -15,7 +15,7 @@ from diffvae import defaults
 from diffvae.layers import Reparameterize
 
 from . import losses
-from .layers import GCNConv, GraphAttention
+from .layers import GCNConv, GraphAttention, graph_inputs
 
 CONVS = ("gcn", "gat")
 
@@ -72,7 +72,7 @@ class GraphDiffVAENetwork(keras.Model):
         self.built = True
 
     def call(self, inputs, training=False):
-        x, a = inputs
+        x, a = graph_inputs(inputs)
         mu, log_var = self.encode(x, a)
         z = self.reparameterize(mu, log_var) if training else mu
         return self.decode(z, x, a), mu, log_var

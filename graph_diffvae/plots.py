@@ -108,3 +108,32 @@ def coexpression(x: np.ndarray, labels: Sequence, order: np.ndarray):
     fig.colorbar(image, ax=ax)
     fig.tight_layout()
     return fig
+
+
+def training_curves(history: pd.DataFrame):
+    """The training loss and each of its terms per epoch, and the held-out validation links'
+    AUC and AP (0.5: chance) after every epoch."""
+    from matplotlib.ticker import MaxNLocator
+
+    terms = sorted((c for c in history.columns if not c.startswith("val_")),
+                   key=lambda c: c != "loss")  # the total first, then its terms
+    links = [c for c in ("val_auc", "val_ap") if c in history]
+    n_panels = len(terms) + bool(links)
+    fig, axes = plt.subplots(1, n_panels, figsize=(3.6 * n_panels, 3.2), squeeze=False)
+    epochs = np.arange(1, len(history) + 1)
+    for ax, term in zip(axes[0], terms):
+        ax.plot(epochs, history[term])
+        ax.set(title="training loss (total)" if term == "loss" else f"loss term: {term}",
+               xlabel="epoch")
+    if links:
+        ax = axes[0][-1]
+        for column in links:
+            ax.plot(epochs, history[column], label=column[len("val_"):].upper())
+        # the held-out split has as many non-edges as edges: chance is 0.5 for both
+        ax.axhline(0.5, color="grey", linestyle=":", label="chance")
+        ax.set(title="held-out validation links", xlabel="epoch", ylim=(0.4, 1.0))
+        ax.legend()
+    for ax in axes[0]:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.tight_layout()
+    return fig

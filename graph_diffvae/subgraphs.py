@@ -23,12 +23,14 @@ predictor learns from.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 
 import numpy as np
 import scipy.sparse as sp
 
 from diffvae import defaults
+from diffvae.errors import InputError
 
 from . import graphs
 from .layers import sparse_adjacency
@@ -97,27 +99,59 @@ class SubgraphBatches:
     the subgraph's edges and self-loops as (i, j) rows in S's numbering, and ``negative_ratio``
     times as many non-edges of the subgraph drawn uniformly. One epoch is ``len(self)`` steps,
     which visit every part once; ``seed`` fixes the parts, their order and the sampled pairs.
+
+    ``pad=True`` gives every step the same shapes (JAX compiles a step once): see
+    :meth:`padded`. ``shards=(first, local, total)``: data-parallel steps over ``total``
+    devices (:func:`diffvae.distributed.device_shards`): each step's parts are shared out
+    into ``total`` subgraphs, one per device, and this process makes the padded subgraphs of
+    devices ``first`` .. ``first + local - 1``, one after another, their rows and pairs
+    numbered as in the whole step. Every process draws the same parts in the same order (the
+    same ``seed``) and reads only its own cells.
     """
 
     def __init__(self, adjacency: sp.csr_matrix, features: Features, batch_size: int, *,
                  negative_ratio: float = 1.0, seed: int | None = 0,
-                 parts_per_batch: int = defaults.GRAPH_PARTS_PER_BATCH, pad: bool = False) -> None:
+                 parts_per_batch: int = defaults.GRAPH_PARTS_PER_BATCH, pad: bool = False,
+                 shards: tuple[int, int, int] = (0, 1, 1)) -> None:
         self.adjacency, self.features = sp.csr_matrix(adjacency), features
         self.negative_ratio = float(negative_ratio)
+        self.first, self.local, self.total = shards
+        if self.total > 1 and seed is None:
+            raise InputError("data-parallel graph training needs a seed: every process draws "
+                             "the same parts of the graph in the same order")
         n = self.adjacency.shape[0]
-        n_parts = max(1, int(round(n * parts_per_batch / batch_size)))
+        parts_per_batch = max(parts_per_batch, self.total)  # a part at least per device
+        n_parts = max(self.total, int(round(n * parts_per_batch / batch_size)))
         self.parts_per_batch = min(parts_per_batch, n_parts)
         part = partition(self.adjacency, n_parts, seed=seed)
         order = np.argsort(part, kind="stable")
         members = np.split(order, np.flatnonzero(np.diff(part[order])) + 1)
         self.parts = [m for m in members if len(m)]
+        if len(self.parts) < self.total:
+            raise InputError(f"the graph of {n} cells was cut into {len(self.parts)} parts, "
+                             f"too few for {self.total} devices")
         self.rng = np.random.default_rng(seed)
-        # padded steps: every step as many rows as the largest possible one, plus a padding row
-        largest = sum(sorted(map(len, self.parts))[-self.parts_per_batch:])
-        self.n_rows = _round_up(largest + 1, 64) if pad else None
+        # the processes draw parts from one stream, and each device's pairs from its own: the
+        # same steps whichever process makes them
+        self.pair_rngs = ([self.rng] if self.total == 1 else
+                          [np.random.default_rng([seed, s]) for s in range(self.first, self.first + self.local)])
+        self.sizes = self._largest_subgraph() if pad or self.total > 1 else None
 
     def __len__(self) -> int:
-        return -(-len(self.parts) // self.parts_per_batch)
+        # with several devices, as many steps as leave every device a part or more in each
+        return min(math.ceil(len(self.parts) / self.parts_per_batch), len(self.parts) // self.total)
+
+    def _largest_subgraph(self) -> tuple[int, int, int]:
+        """(rows, entries, negatives) of every padded subgraph: bounds for the subgraph of the
+        most parts one device gets, of the largest parts, with a padding row. A subgraph's
+        adjacency entries (and positive pairs) are at most its cells' degrees plus self-loops."""
+        most_parts = math.ceil(math.ceil(len(self.parts) / len(self)) / self.total)
+        degrees = self.adjacency.getnnz(axis=1) + 1
+        cells = sorted(map(len, self.parts))[-most_parts:]
+        entries = sorted(degrees[p].sum() for p in self.parts)[-most_parts:]
+        n_entries = int(sum(entries))
+        n_negative = max(1, int(round(self.negative_ratio * n_entries)))
+        return _round_up(sum(cells) + 1, 64), n_entries, n_negative
 
     def cell_order(self) -> np.ndarray:
         """Every cell once, the cells of a part together: blocks cut from this order have small
@@ -125,70 +159,82 @@ class SubgraphBatches:
         return np.concatenate(self.parts)
 
     def batch(self, parts: np.ndarray):
-        """The step on the subgraph of ``parts`` (indices into the parts)."""
+        """The step on the subgraph of ``parts`` (indices into the parts), unpadded."""
+        x, a_norm, positives, negatives = self._subgraph(parts, self.rng)
+        return (x, sparse_adjacency(a_norm, backend="tensorflow")), (positives, negatives)
+
+    def _subgraph(self, parts: np.ndarray, rng: np.random.Generator):
+        """(features, normalised adjacency, positive pairs, negative pairs sampled from
+        ``rng``) of the subgraph of ``parts``."""
         nodes = np.sort(np.concatenate([self.parts[p] for p in parts]))
         sub = self.adjacency[nodes][:, nodes]
         target = with_self_loops(sub)
         positives = np.stack(target.nonzero(), axis=1).astype(np.int64)
         n_zeros = len(nodes) ** 2 - len(positives)
         n_negative = min(n_zeros, max(1, int(round(self.negative_ratio * len(positives)))))
-        negatives = sample_non_edges(target, n_negative, self.rng)
+        negatives = sample_non_edges(target, n_negative, rng)
         x = np.asarray(self.features(nodes), dtype=np.float32)
-        a_norm = graphs.normalize(sub)
-        if self.n_rows is None:
-            return (x, sparse_adjacency(a_norm, backend="tensorflow")), (positives, negatives)
-        return self._padded(x, a_norm, positives, negatives)
+        return x, graphs.normalize(sub), positives, negatives
 
-    def _padded(self, x, a_norm, positives, negatives):
-        """The step in fixed shapes: ``n_rows`` rows (zero features beyond the cells), and the
-        adjacency's entries and the pairs rounded up (:func:`_round_up`) with entries and pairs
-        on the last, padding row; counts (cells, positives, negatives) say what is real."""
-        pad = self.n_rows - 1
-        coo = a_norm.tocoo()
-        n_entries = _round_up(coo.nnz)
-        rows = np.concatenate([coo.row, np.full(n_entries - coo.nnz, pad)])
-        cols = np.concatenate([coo.col, np.full(n_entries - coo.nnz, pad)])
-        values = np.concatenate([coo.data, np.zeros(n_entries - coo.nnz, np.float32)])
-        a = sp.coo_matrix((values, (rows, cols)), shape=(self.n_rows, self.n_rows))
-        x = np.concatenate([x, np.zeros((self.n_rows - len(x), x.shape[1]), np.float32)])
-        counts = np.array([len(a_norm.indptr) - 1, len(positives), len(negatives)], np.int32)
-        positives, negatives = (np.concatenate([p, np.full((_round_up(len(p)) - len(p), 2), pad)])
-                                for p in (positives, negatives))
-        return (x, _coo_tensor(a)), (positives, negatives, counts)
+    def padded(self, shares: list[np.ndarray]):
+        """The padded subgraphs of this process's devices' ``shares`` of a step's parts, one
+        after another:
+        ``((X, entries, values), (positives, negatives, counts))``. Each subgraph has the same
+        number of rows (zero features beyond its cells), adjacency entries and pairs; its
+        padding entries and pairs sit on its last row, with value 0; ``counts`` has a row
+        (cells, positives, negatives) per subgraph saying what is real. Rows are numbered
+        as in the whole step, after the subgraphs of the devices before this process's."""
+        n_rows, n_entries, n_negative = self.sizes
+        xs, entries, values, positives, negatives, counts = [], [], [], [], [], []
+        for s, (parts, rng) in enumerate(zip(shares, self.pair_rngs), start=self.first):
+            x, a_norm, pos, neg = self._subgraph(parts, rng)
+            first_row, pad = s * n_rows, (s + 1) * n_rows - 1
+            coo = a_norm.tocoo()
+            xs.append(np.concatenate([x, np.zeros((n_rows - len(x), x.shape[1]), np.float32)]))
+            entries.append(_pad(np.stack([coo.row, coo.col], axis=1) + first_row, n_entries, pad))
+            values.append(np.concatenate([coo.data, np.zeros(n_entries - coo.nnz, np.float32)]))
+            positives.append(_pad(pos + first_row, n_entries, pad))
+            negatives.append(_pad(neg + first_row, n_negative, pad))
+            counts.append([len(x), len(pos), len(neg)])
+        return ((np.concatenate(xs), np.concatenate(entries).astype(np.int32), np.concatenate(values)),
+                (np.concatenate(positives), np.concatenate(negatives), np.array(counts, np.int32)))
 
     def steps(self) -> Iterator:
         """The steps of every epoch, in turn (endless): each epoch the parts in a new order,
-        split into ``len(self)`` groups of as equal a number of parts as can be."""
+        split into ``len(self)`` groups of as equal a number of parts as can be (and each group
+        into as many subgraphs as there are devices, of which this process's)."""
         while True:
             order = self.rng.permutation(len(self.parts))
             for group in np.array_split(order, len(self)):
-                yield self.batch(group)
+                if self.sizes is None:
+                    yield self.batch(group)
+                    continue
+                shares = np.array_split(group, self.total)[self.first:self.first + self.local]
+                yield self.padded(shares)
 
     def dataset(self, n_features: int):
-        """:meth:`steps` as a ``tf.data`` pipeline (the subgraphs differ in size)."""
+        """:meth:`steps` as a ``tf.data`` pipeline."""
         import tensorflow as tf
 
         pairs = tf.TensorSpec((None, 2), tf.int64)
-        targets = (pairs, pairs) if self.n_rows is None else (pairs, pairs, tf.TensorSpec((3,), tf.int32))
-        signature = ((tf.TensorSpec((None, n_features), tf.float32),
-                      tf.SparseTensorSpec((None, None), tf.float32)), targets)
+        if self.sizes is None:  # the subgraphs differ in size
+            signature = ((tf.TensorSpec((None, n_features), tf.float32),
+                          tf.SparseTensorSpec((None, None), tf.float32)), (pairs, pairs))
+        else:
+            signature = ((tf.TensorSpec((None, n_features), tf.float32),
+                          tf.TensorSpec((None, 2), tf.int32), tf.TensorSpec((None,), tf.float32)),
+                         (pairs, pairs, tf.TensorSpec((None, 3), tf.int32)))
         return tf.data.Dataset.from_generator(self.steps, output_signature=signature)
 
 
-def _round_up(n: int, quantum: int | None = None) -> int:
-    """``n`` rounded up to a multiple of ``quantum``, by default an eighth of the power of two
-    at or below ``n``: at most 12.5 % added, and few distinct sizes (each a JAX compilation)."""
-    quantum = quantum or max(1, 2 ** (int(n).bit_length() - 1) // 8)
+def _pad(pairs: np.ndarray, length: int, pad: int) -> np.ndarray:
+    """``pairs`` (rows of two indices) made ``length`` rows long with (pad, pad) rows."""
+    return np.concatenate([pairs, np.full((length - len(pairs), 2), pad, pairs.dtype)])
+
+
+def _round_up(n: int, quantum: int) -> int:
+    """``n`` rounded up to a multiple of ``quantum``."""
     return -(-int(n) // quantum) * quantum
-
-
-def _coo_tensor(a: sp.coo_matrix):
-    """A ``tf.SparseTensor`` of the entries of ``a`` as they are (padding entries repeated on
-    one cell are kept, so the number of entries stays fixed)."""
-    import tensorflow as tf
-
-    indices = np.stack([a.row, a.col], axis=1).astype(np.int64)
-    return tf.SparseTensor(indices, a.data.astype(np.float32), a.shape)
 
 
 def neighbourhood(adjacency: sp.csr_matrix, cells: np.ndarray, hops: int):

@@ -4,7 +4,7 @@ import pytest
 import scipy.sparse as sp
 
 from diffvae import InputError, defaults
-from graph_diffvae import GraphDiffVAE, MultitaskDiffVAE, graphs, subgraphs
+from graph_diffvae import GraphDiffVAE, MultitaskDiffVAE, graphs, losses, subgraphs
 from graph_diffvae.layers import sparse_adjacency
 from graph_diffvae.multitask import MultitaskNetwork
 from graph_diffvae.network import GraphDiffVAENetwork
@@ -151,15 +151,79 @@ def test_a_padded_step_has_the_loss_of_the_step_it_pads(rng, network):
     plain = subgraphs.SubgraphBatches(a, lambda rows: x[rows], 150, seed=1)
     padded = subgraphs.SubgraphBatches(a, lambda rows: x[rows], 150, seed=1, pad=True)
     (x_plain, a_plain), target = next(plain.steps())
-    (x_pad, a_pad), padded_target = next(padded.steps())
+    (x_pad, entries, values), padded_target = next(padded.steps())
     n = len(x_plain)
-    assert padded_target[2].tolist() == [n, len(target[0]), len(target[1])]
+    assert padded_target[2].tolist() == [[n, len(target[0]), len(target[1])]]
     assert len(x_pad) % 64 == 0 and len(x_pad) > n and not x_pad[n:].any()
+    assert (entries < len(x_pad)).all() and len(entries) == len(values) >= a_plain.indices.shape[0]
     losses = []
-    for inputs, y in (((x_plain, a_plain), target), ((x_pad, a_pad), padded_target)):
+    for inputs, y in (((x_plain, a_plain), target), ((x_pad, entries, values), padded_target)):
         outputs = network(inputs, training=False)
         losses.append(float(network.compute_loss(inputs, y, outputs)))
     assert losses[1] == pytest.approx(losses[0], rel=1e-5)
+
+
+def test_every_padded_step_has_one_shape(rng):
+    """JAX compiles a padded step once: the bounds hold for every step of several epochs."""
+    a = graphs.knn_graph(rng.normal(size=(700, 3)), 6)
+    batches = subgraphs.SubgraphBatches(a, lambda rows: np.zeros((len(rows), 2), np.float32), 160,
+                                        seed=2, pad=True)
+    steps = batches.steps()
+    shapes = {tuple(array.shape for array in (*inputs, *target))
+              for inputs, target in (next(steps) for _ in range(3 * len(batches)))}
+    assert len(shapes) == 1
+
+
+def test_data_parallel_steps_share_each_steps_parts_out_over_the_devices(rng):
+    """Two devices: one process's step is what two processes of a device each make (so two
+    processes train as one process on two devices), rows and pairs numbered in the whole step; over an epoch the devices see every cell once; and the network
+    on the step, a graph of two disjoint subgraphs, gives each subgraph's own outputs and the
+    mean of their losses."""
+    network = GraphDiffVAENetwork(6, 16, 4, seed=0)
+    a = graphs.knn_graph(rng.normal(size=(500, 3)), 4)
+    x = rng.uniform(size=(500, 6)).astype(np.float32)
+    both = subgraphs.SubgraphBatches(a, lambda rows: x[rows], 200, seed=1, shards=(0, 2, 2))
+    each = [subgraphs.SubgraphBatches(a, lambda rows: x[rows], 200, seed=1, shards=(d, 1, 2))
+            for d in range(2)]
+    assert len(both) == len(each[0]) and both.sizes == each[1].sizes
+    n_rows = both.sizes[0]
+    steps, device_steps = both.steps(), [e.steps() for e in each]
+    seen = []
+    for _ in range(len(both)):
+        (x_step, entries, values), (positives, negatives, counts) = next(steps)
+        per_device = [next(s) for s in device_steps]
+        np.testing.assert_array_equal(x_step, np.concatenate([d[0][0] for d in per_device]))
+        np.testing.assert_array_equal(entries, np.concatenate([d[0][1] for d in per_device]))
+        np.testing.assert_array_equal(values, np.concatenate([d[0][2] for d in per_device]))
+        np.testing.assert_array_equal(positives, np.concatenate([d[1][0] for d in per_device]))
+        np.testing.assert_array_equal(negatives, np.concatenate([d[1][1] for d in per_device]))
+        np.testing.assert_array_equal(counts, np.concatenate([d[1][2] for d in per_device]))
+        for d in range(2):  # pairs stay inside their device's rows
+            for pairs in (positives, negatives):
+                mine = pairs[d * len(pairs) // 2:(d + 1) * len(pairs) // 2]
+                assert ((mine >= d * n_rows) & (mine < (d + 1) * n_rows)).all()
+            rows = x_step[d * n_rows:d * n_rows + counts[d, 0]]
+            seen.extend(np.flatnonzero((x == row).all(axis=1))[0] for row in rows)
+    assert sorted(seen) == list(range(500))
+    inputs, target = (x_step, entries, values), (positives, negatives, counts)
+    z = network(inputs, training=False)[0].numpy()
+    shard_losses = []
+    for d in range(2):
+        rows = slice(d * n_rows, (d + 1) * n_rows)
+        pick = lambda pairs: pairs[d * len(pairs) // 2:(d + 1) * len(pairs) // 2] - d * n_rows  # noqa: E731
+        mine = ((x_step[rows], pick(entries), values[d * len(values) // 2:(d + 1) * len(values) // 2]),
+                (pick(positives), pick(negatives), counts[d:d + 1]))
+        np.testing.assert_allclose(z[rows], network(mine[0], training=False)[0].numpy(),
+                                   rtol=1e-5, atol=1e-6)
+        shard_losses.append(float(losses.reconstruction_loss(network(mine[0])[0], mine[1])))
+    step_loss = float(losses.reconstruction_loss(network(inputs)[0], target))
+    assert step_loss == pytest.approx(np.mean(shard_losses), rel=1e-5)
+
+
+def test_data_parallel_training_needs_a_seed(rng):
+    a = graphs.knn_graph(rng.normal(size=(100, 3)), 4)
+    with pytest.raises(InputError, match="data-parallel graph training needs a seed"):
+        subgraphs.SubgraphBatches(a, lambda rows: rows, 50, seed=None, shards=(0, 1, 2))
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "many"])

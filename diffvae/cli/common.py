@@ -3,6 +3,7 @@ errors as one line, atomic outputs."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import hashlib
 import json
@@ -126,6 +127,27 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, backed: bool = False)
         parser.add_argument("--backed", action="store_true",
                             help="read the .h5ad of --data from disk, block by block, without "
                             "loading its matrix (data larger than memory)")
+
+
+def add_data_parallel_argument(parser: argparse.ArgumentParser) -> None:
+    """``--data-parallel``: train over every device of every process (Keras's distribution)."""
+    parser.add_argument("--data-parallel", action="store_true",
+                        help="train data-parallel over all devices and processes (JAX backend; "
+                        "processes joined by the KERAS_DISTRIBUTION_* variables)")
+
+
+@contextlib.contextmanager
+def process_outputs(out: Path):
+    """``out`` on process 0 of a data-parallel run (and without one); on the other processes a
+    scratch folder, removed afterwards: every process takes the same steps, so that they all
+    run the same computations and finish together, and one writes."""
+    from ..distributed import process_shard
+
+    if process_shard()[0] == 0:
+        yield out
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        yield Path(scratch)
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:

@@ -4,7 +4,7 @@ Builds the input graph (``--graph pearson``: each cell to its ``--k`` most corre
 paper's; ``knn``; or a file), trains Graph-DiffVAE with 10 % / 5 % of the edges held out, and
 writes to ``--out``: the model bundle, node features (``node_features.npy`` and
 ``graph_diffvae.h5ad`` with ``obsm["X_graph_diffvae"]``), the input and predicted adjacency
-(``.npz``), ``metrics.json`` (held-out AUC / AP; with labels: same-type share of links against the
+(``.npz``), ``history.csv`` (losses and validation AUC / AP per epoch; figure ``training.png``), ``metrics.json`` (held-out AUC / AP; with labels: same-type share of links against the
 input graph and a co-expression graph with as many edges, progenitor link split, k-means ARI),
 figures as in Fig. 4 and ``report.md``.
 
@@ -16,6 +16,9 @@ mu goes to ``obsm["X_multitask"]``, with ``--conv gcn|gat`` for the encoder's gr
 Large data: ``--data atlas.h5ad --backed`` leaves the matrix on disk, and ``--batch-size N``
 trains on subgraphs of about N cells (the default above 100,000 cells); the t-SNE figure then
 shows a seeded sample of cells, and the co-expression comparison reads a sample from the file.
+``--data-parallel`` trains over every device of every process that ``KERAS_DISTRIBUTION_*``
+variables join (JAX backend, as ``diffvae train``): each step's subgraphs are shared out over
+the devices, ``--batch-size`` counts the cells of all of them, and only process 0 writes.
 
 Example::
 
@@ -43,10 +46,12 @@ from .._progress import step
 from ..analysis import tsne, tsne_sample
 from ..datasets import progenitor_types
 from ..base import keras_backend
+from ..distributed import data_parallel, device_shards
 from ..errors import InputError
 from ..streaming import ScaledRows
-from .common import (add_data_arguments, command, load_input, markdown_table, new_parser,
-                     parse_args, reference_labels, save_figure, write_csv, write_h5ad)
+from .common import (add_data_arguments, add_data_parallel_argument, command, load_input,
+                     markdown_table, new_parser, parse_args, process_outputs, reference_labels,
+                     save_figure, write_csv, write_h5ad)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"batch; auto (default): full batch up to "
                         f"{defaults.GRAPH_FULL_BATCH_MAX_CELLS:,} cells, subgraphs of "
                         f"{defaults.GRAPH_BATCH_SIZE:,} above")
+    add_data_parallel_argument(parser)
     parser.add_argument("--loss", choices=["auto", "dense", "sparse"], default="auto",
                         help="dense: all N^2 pairs; sparse: edges + sampled non-edges (large graphs)")
     parser.add_argument("--conv", choices=["gcn", "gat"], default="gcn",
@@ -130,6 +136,18 @@ def main(argv: list[str] | None = None) -> int:
             raise InputError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     if args.graph_weight != defaults.MULTITASK_GRAPH_WEIGHT and not args.multitask:
         raise InputError("--graph-weight weighs the multitask model's terms: add --multitask")
+    if args.data_parallel:
+        if args.batch_size is None:
+            raise InputError("--data-parallel shares subgraphs out over the devices: full batch "
+                             "cannot be; give --batch-size N (or auto)")
+        with step("joining the data-parallel processes"):  # before any computation
+            data_parallel()
+    with process_outputs(args.out) as args.out:
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Everything after the options: train, predict links, write the outputs to ``args.out``."""
     adata = load_input(args)
     key, labels = reference_labels(adata, args.label_key)
     progenitors = args.progenitors or progenitor_types(adata)
@@ -183,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     write_h5ad(annotated, out / "graph_diffvae.h5ad")
 
     metrics = {"model": model.model_type, "graph": args.graph, "k": args.k, "n_cells": adata.n_obs,
-               "batch_size": model.batch_size_,
+               "batch_size": model.batch_size_, "devices": device_shards()[2],
                "tsne_cells": adata.n_obs if embedded is None else len(embedded),
                "n_input_edges": int(evaluation.edge_list(model.adjacency_).shape[0]),
                "n_predicted_edges": int(evaluation.edge_list(predicted).shape[0]),
@@ -217,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         links.insert(0, "target_cell", adata.obs_names[links["target"]])
         links.insert(1, "source_cell", adata.obs_names[links["source"]])
         write_csv(links, out / "link_importance.csv", index=False)
+    write_csv(model.history_.rename_axis("epoch"), out / "history.csv")
+    figures["training.png"] = plots.training_curves(model.history_)
     for name, fig in figures.items():
         save_figure(fig, out / name)
     with atomic_path(out / "metrics.json") as tmp:
@@ -236,7 +256,9 @@ def report(metrics: dict, args, figures: list[str]) -> str:
              f"{metrics['n_cells']} cells; input graph `{metrics['graph']}` with k = {metrics['k']} "
              f"({metrics['n_input_edges']} edges); {args.epochs} epochs "
              + ("full batch" if metrics["batch_size"] is None else
-                f"on subgraphs of about {metrics['batch_size']:,} cells (Cluster-GCN)")
+                f"on subgraphs of about {metrics['batch_size']:,} cells (Cluster-GCN)"
+                + ("" if metrics["devices"] == 1 else
+                   f", data-parallel over {metrics['devices']} devices (a subgraph each)"))
              + ", learning rate "
              f"{args.learning_rate}, seed {args.seed}, Keras backend {keras_backend()}.", "",
              *([] if metrics["tsne_cells"] == metrics["n_cells"] else [

@@ -19,7 +19,6 @@ Example::
 from __future__ import annotations
 
 import argparse
-import tempfile
 from pathlib import Path
 
 import anndata as ad
@@ -28,10 +27,10 @@ import pandas as pd
 from .. import defaults
 from .._progress import step
 from .._checks import fraction, optional, positive_int, positive_ints, positive_number
-from ..distributed import data_parallel, process_shard
+from ..distributed import data_parallel
 from ..models import MODEL_NAMES, TUNED, LatentModel, get_model
-from .common import (add_data_arguments, command, load_input, new_parser, parse_args, save_figure,
-                     write_csv, write_h5ad)
+from .common import (add_data_arguments, add_data_parallel_argument, command, load_input,
+                     new_parser, parse_args, process_outputs, save_figure, write_csv, write_h5ad)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,9 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keep this many highly variable genes (default: all)")
     parser.add_argument("--model-name", "--model_name", dest="model_name",
                         help="name of the saved bundle inside --out (default: the model type)")
-    parser.add_argument("--data-parallel", action="store_true",
-                        help="train data-parallel over all devices and processes (JAX backend; "
-                        "processes joined by the KERAS_DISTRIBUTION_* variables)")
+    add_data_parallel_argument(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -112,11 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         model.fit(adata, epochs=args.epochs, batch_size=args.batch_size,
                   learning_rate=args.learning_rate, validation_split=args.validation_split,
                   seed=args.seed, verbose=0 if args.quiet else "auto", layer=args.layer)
-    if process_shard()[0] == 0:
-        write_outputs(args, model, adata, args.out)
-    else:  # the same steps as process 0, so that all finish together, written nowhere
-        with tempfile.TemporaryDirectory() as scratch:
-            write_outputs(args, model, adata, Path(scratch))
+    with process_outputs(args.out) as out:
+        write_outputs(args, model, adata, out)
     return 0
 
 
