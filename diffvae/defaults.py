@@ -11,6 +11,8 @@ EPOCHS = 100
 BATCH_SIZE = 128                # pancreas: 256
 LEARNING_RATE = 1e-3
 VALIDATION_SPLIT = 0.2          # 80 / 20 train / validation
+#: epochs without a better validation figure before ``--early-stopping`` (given no number) stops
+EARLY_STOPPING_PATIENCE = 10
 
 #: DiffVAE.tuned(): the options benchmarks/mmd_study.py chose by one rule across datasets (best
 #: mean rank of k-means ARI on mu), over the paper's defaults above; README "Beyond the paper"

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from . import defaults
+from . import defaults, stopping
 from ._batching import (apply_in_batches, sequence_input, steps_per_execution, training_input,
                         validation_input)
 from ._checks import (check_training, choice, fraction, optional, positive_int, positive_ints,
@@ -164,16 +164,19 @@ class _NeuralModel(LatentModel):
     def fit(self, data, *, epochs: int = defaults.EPOCHS, batch_size: int = defaults.BATCH_SIZE,
             learning_rate: float = defaults.LEARNING_RATE,
             validation_split: float = defaults.VALIDATION_SPLIT, seed: int | None = 0,
-            callbacks: list | None = None, verbose: str | int = "auto",
-            layer: str | None = None) -> "_NeuralModel":
+            early_stopping: int | None = None, callbacks: list | None = None,
+            verbose: str | int = "auto", layer: str | None = None) -> "_NeuralModel":
         """Train with Adam on a random ``1 - validation_split`` share of the cells.
 
         ``data`` may also be an AnnData opened with ``backed="r"`` or the path of an .h5ad:
         then the matrix stays on disk and every minibatch is read and scaled on the fly
         (:mod:`diffvae.streaming`).
         ``seed`` fixes the split, the initial weights, the batch order and the sampling noise:
-        the same seed gives the same model on the same machine. ``callbacks`` are Keras callbacks
-        (``EarlyStopping``, ``CSVLogger``, ...); ``verbose`` is Keras's ("auto": a progress bar on
+        the same seed gives the same model on the same machine. ``early_stopping``: a number of
+        epochs (patience): training stops when the validation loss has not improved for that
+        many, and the weights of its best epoch are kept (:func:`diffvae.stopping.early_stopping`;
+        None, the default, trains all ``epochs``, as the paper). ``callbacks`` are Keras callbacks
+        (``CSVLogger``, ...); ``verbose`` is Keras's ("auto": a progress bar on
         a terminal or in a notebook, one line per epoch in a log file).
         The per-epoch losses are kept in ``history_`` (a DataFrame).
         """
@@ -184,6 +187,10 @@ class _NeuralModel(LatentModel):
         self._check_params()
         check_training(epochs, learning_rate, batch_size)
         fraction("validation_split", validation_split)
+        if early_stopping is not None and validation_split == 0:
+            raise InputError("early_stopping watches the validation loss: set validation_split "
+                             "above 0")
+        stop = stopping.early_stopping(early_stopping)  # checked before any data is read
         backed = open_h5ad(data)  # opened once, here; None for data in memory
         scaled = self._fit_preprocessor(data if backed is None else backed, layer)
         n_cells = len(scaled) if backed is None else backed.n_obs
@@ -207,7 +214,8 @@ class _NeuralModel(LatentModel):
                         steps_per_execution=steps_per_execution(batches.get("steps_per_epoch")))
         self.history_ = fit_network(
             network, train, validation_data=valid, epochs=epochs,
-            callbacks=callbacks, verbose=keras_verbose(verbose), **batches)
+            callbacks=[*(callbacks or []), *stop],
+            verbose=keras_verbose(verbose), **batches)
         self.network_ = network  # only a model that trained to finite weights is kept
         return self
 
@@ -346,7 +354,7 @@ class PCA(LatentModel):
     model_type, default_key = "pca", "X_pca_diffvae"
     fitted_attributes = ("preprocessor_", "pca_")
     _TRAINING_ARGS = {"epochs", "batch_size", "learning_rate", "validation_split", "callbacks",
-                      "verbose"}
+                      "verbose", "early_stopping"}
     _ARRAYS = "pca.npz"
 
     def fit(self, data, *, seed: int | None = 0, layer: str | None = None, **training_args) -> "PCA":

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from diffvae import defaults
+from diffvae import defaults, stopping
 from diffvae._checks import check_training, choice, optional, positive_int, positive_number
 from diffvae._progress import keras_verbose
 from diffvae.base import BaseEstimator, fit_network, keras_backend, read_file
@@ -77,7 +77,8 @@ class GraphEstimator(BaseEstimator):
     def fit(self, data, *, adjacency=None, epochs: int | None = None,
             learning_rate: float | None = None, batch_size: int | str | None = "auto",
             seed: int | None = 0, loss: str = "auto", negative_ratio: float = 1.0,
-            evaluate_links: bool = True, callbacks: list | None = None,
+            evaluate_links: bool = True, early_stopping: int | None = None,
+            callbacks: list | None = None,
             verbose: str | int = "auto", layer: str | None = None) -> "GraphEstimator":
         """Train on the cells of ``data`` and the graph (built, or ``adjacency``) with
         ``keras.Model.fit``.
@@ -106,7 +107,9 @@ class GraphEstimator(BaseEstimator):
         validation (each with as many sampled non-edges); the validation AUC and AP are logged
         after every epoch (``val_auc``, ``val_ap``, whatever ``verbose`` is) and
         ``link_metrics_`` holds both splits' at the end; the model trains on the remaining
-        graph. ``loss``: "dense", "sparse" or "auto" (sparse above
+        graph; ``early_stopping`` (a number of epochs, patience) stops training when the
+        validation AUC has not improved for that many and keeps the weights of its best epoch
+        (:func:`diffvae.stopping.early_stopping`). ``loss``: "dense", "sparse" or "auto" (sparse above
         :data:`~diffvae.defaults.GRAPH_DENSE_LOSS_MAX_CELLS` cells, and always on subgraphs);
         the sparse loss samples ``negative_ratio`` non-edges per edge each step. ``callbacks``
         are Keras callbacks (``EarlyStopping(monitor="val_auc", mode="max")``,
@@ -126,6 +129,10 @@ class GraphEstimator(BaseEstimator):
         positive_number("negative_ratio", negative_ratio)
         if batch_size not in ("auto", None):
             positive_int("batch_size", batch_size)
+        if early_stopping is not None and not evaluate_links:
+            raise InputError("early_stopping watches the held-out links' AUC: keep "
+                             "evaluate_links=True")
+        stop = stopping.early_stopping(early_stopping, "val_auc")
         backed = open_h5ad(data)  # None for data in memory
         x, features = self._fit_preprocessor(data if backed is None else backed, layer)
         n = len(x) if backed is None else backed.n_obs
@@ -169,7 +176,8 @@ class GraphEstimator(BaseEstimator):
         if batch_size is None:  # one step per epoch: one bar over the epochs, not a bar each
             progress = [EpochProgbar()] if verbose == 1 else []
             verbose = 2 if verbose == 2 else 0
-        callbacks = ([LinkMetrics(embed, *validation)] if evaluate_links else []) + list(callbacks or [])
+        callbacks = ([LinkMetrics(embed, *validation)] if evaluate_links else []) + [
+            *(callbacks or []), *stop]  # after LinkMetrics, which logs val_auc
         self.history_ = fit_network(network, steps, epochs=epochs, shuffle=False,
                                     steps_per_epoch=steps_per_epoch, callbacks=callbacks + progress,
                                     verbose=verbose)

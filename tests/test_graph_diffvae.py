@@ -237,9 +237,14 @@ def test_command_line_on_paul15_as_at_scale(tmp_path, data_dir, paul15, monkeypa
     out = tmp_path / "out"
     args = ["--dataset", "paul15_tradeseq", "--data-dir", str(data_dir), "--epochs", "30",
             "--learning-rate", "1e-3", "--loss", "sparse", "--tsne-max-cells", "1000",
-            "--out", str(out), "--quiet"]
+            "--early-stopping", "5", "--out", str(out), "--quiet"]
     assert train.main(args) == 0
     metrics = json.loads((out / "metrics.json").read_text())
+    history = pd.read_csv(out / "history.csv")
+    assert metrics["best_epoch"] == int(np.argmax(history["val_auc"].to_numpy())) + 1
+    assert len(history) <= 30 and {"loss", "reconstruction", "kl", "val_auc", "val_ap"} <= set(history)
+    assert (f"Early stopping: the validation AUC was best at epoch {metrics['best_epoch']}"
+            in (out / "report.md").read_text())
     assert metrics["tsne_cells"] == 1000 and metrics["n_cells"] == 2660
     assert "random sample of 1,000 cells" in (out / "report.md").read_text()
     assert metrics["link_prediction"]["test"]["auc"] > 0.6
@@ -252,7 +257,7 @@ def test_command_line_on_paul15_as_at_scale(tmp_path, data_dir, paul15, monkeypa
     np.testing.assert_array_equal(stored.obsm["X_graph_diffvae"], np.load(out / "node_features.npy"))
     assert "X_tsne" not in stored.obsm  # the sample's t-SNE is the figure's only
     assert (sp.load_npz(out / "input_adjacency.npz") != stored.obsp["input_graph"]).nnz == 0
-    for name in ("links_tsne.png", "adjacency.png", "coexpression.png"):
+    for name in ("links_tsne.png", "adjacency.png", "coexpression.png", "training.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
     model = GraphDiffVAE.load(out / "graph_diffvae")
     np.testing.assert_array_equal(model.node_features_, stored.obsm["X_graph_diffvae"])

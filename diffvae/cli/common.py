@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .. import defaults
-from .._checks import positive_int
+from .._checks import optional, positive_int
 from .._files import atomic_path, recording
 from .._progress import logger, show_steps, step
 from .._version import __version__
@@ -129,6 +129,16 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, backed: bool = False)
                             "loading its matrix (data larger than memory)")
 
 
+def add_early_stopping_argument(parser: argparse.ArgumentParser, watched: str = "validation loss") -> None:
+    """``--early-stopping [PATIENCE]``: stop when the ``watched`` figure has not improved for
+    PATIENCE epochs and keep the best epoch's weights (default: train every epoch)."""
+    parser.add_argument("--early-stopping", nargs="?", type=int, metavar="PATIENCE",
+                        const=defaults.EARLY_STOPPING_PATIENCE,
+                        help=f"stop training when the {watched} has not improved for PATIENCE "
+                        f"epochs (default {defaults.EARLY_STOPPING_PATIENCE}) and keep the best "
+                        "epoch's weights; without it every epoch is trained, as the paper")
+
+
 def add_data_parallel_argument(parser: argparse.ArgumentParser) -> None:
     """``--data-parallel``: train over every device of every process (Keras's distribution)."""
     parser.add_argument("--data-parallel", action="store_true",
@@ -163,6 +173,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"when training (default {defaults.EPOCHS})")
     parser.add_argument("--latent-dim", type=int, default=defaults.LATENT_DIM,
                         help=f"when training (default {defaults.LATENT_DIM})")
+    add_early_stopping_argument(parser)
 
 
 def bundle_option(args: argparse.Namespace):
@@ -175,6 +186,7 @@ def bundle_option(args: argparse.Namespace):
         model = LatentModel.load(args.model)
         return model, model.latent_dim
     positive_int("--epochs", args.epochs)
+    optional(positive_int, "--early-stopping", args.early_stopping)
     return None, positive_int("--latent-dim", args.latent_dim)
 
 
@@ -189,9 +201,23 @@ def load_or_train(args: argparse.Namespace, adata: ad.AnnData, model=None):
     with step(f"training DiffVAE{' (tuned)' if args.tuned else ''} for {args.epochs} epochs"):
         model = make(latent_dim=args.latent_dim).fit(
             adata, epochs=args.epochs, seed=args.seed, layer=args.layer,
-            verbose=0 if args.quiet else "auto")
+            early_stopping=args.early_stopping, verbose=0 if args.quiet else "auto")
     model.save(args.out / "model", overwrite=True)
     return model
+
+
+def model_training_note(model, args: argparse.Namespace) -> str | None:
+    """:func:`diffvae.stopping.training_note` of DiffVAE's training for a report: of this run
+    (``--epochs``, ``--early-stopping``) or of the ``--model`` bundle's saved history; None
+    for a model without one."""
+    from ..stopping import training_note
+
+    history = getattr(model, "history_", None)
+    if history is None:
+        return None
+    trained_here = args.model is None
+    return training_note(history, args.epochs if trained_here else len(history),
+                         early_stopping=trained_here and args.early_stopping is not None)
 
 
 def load_input(args: argparse.Namespace) -> ad.AnnData:

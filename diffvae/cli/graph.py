@@ -4,8 +4,9 @@ Builds the input graph (``--graph pearson``: each cell to its ``--k`` most corre
 paper's; ``knn``; or a file), trains Graph-DiffVAE with 10 % / 5 % of the edges held out, and
 writes to ``--out``: the model bundle, node features (``node_features.npy`` and
 ``graph_diffvae.h5ad`` with ``obsm["X_graph_diffvae"]``), the input and predicted adjacency
-(``.npz``), ``history.csv`` (losses and validation AUC / AP per epoch; figure ``training.png``), ``metrics.json`` (held-out AUC / AP; with labels: same-type share of links against the
-input graph and a co-expression graph with as many edges, progenitor link split, k-means ARI),
+(``.npz``), ``history.csv`` (losses and validation AUC / AP per epoch; figure ``training.png``),
+``metrics.json`` (held-out AUC / AP; with labels: same-type share of links against the input
+graph and a co-expression graph with as many edges, progenitor link split, k-means ARI),
 figures as in Fig. 4 and ``report.md``.
 
 ``--multitask`` trains DiffVAE and Graph-DiffVAE as one model instead
@@ -48,10 +49,11 @@ from ..datasets import progenitor_types
 from ..base import keras_backend
 from ..distributed import data_parallel, device_shards
 from ..errors import InputError
+from ..stopping import best_epoch, training_note
 from ..streaming import ScaledRows
-from .common import (add_data_arguments, add_data_parallel_argument, command, load_input,
-                     markdown_table, new_parser, parse_args, process_outputs, reference_labels,
-                     save_figure, write_csv, write_h5ad)
+from .common import (add_data_arguments, add_data_parallel_argument, add_early_stopping_argument,
+                     command, load_input, markdown_table, new_parser, parse_args, process_outputs,
+                     reference_labels, save_figure, write_csv, write_h5ad)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"batch; auto (default): full batch up to "
                         f"{defaults.GRAPH_FULL_BATCH_MAX_CELLS:,} cells, subgraphs of "
                         f"{defaults.GRAPH_BATCH_SIZE:,} above")
+    add_early_stopping_argument(parser, "held-out links' validation AUC")
     add_data_parallel_argument(parser)
     parser.add_argument("--loss", choices=["auto", "dense", "sparse"], default="auto",
                         help="dense: all N^2 pairs; sparse: edges + sampled non-edges (large graphs)")
@@ -131,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.learning_rate is None:
         args.learning_rate = (defaults.MULTITASK_LEARNING_RATE if args.multitask
                               else defaults.GRAPH_LEARNING_RATE)
-    for name in ("k", "hidden_dim", "latent_dim", "epochs", "tsne_max_cells"):
-        if getattr(args, name) < 1:
+    for name in ("k", "hidden_dim", "latent_dim", "epochs", "tsne_max_cells", "early_stopping"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     if args.graph_weight != defaults.MULTITASK_GRAPH_WEIGHT and not args.multitask:
         raise InputError("--graph-weight weighs the multitask model's terms: add --multitask")
@@ -173,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
     with step(f"training {name} for {args.epochs} epochs"):
         model.fit(adata, adjacency=adjacency, epochs=args.epochs, learning_rate=args.learning_rate,
                   batch_size=args.batch_size, seed=args.seed, loss=args.loss,
+                  early_stopping=args.early_stopping,
                   verbose=0 if args.quiet else "auto", layer=args.layer)
     with step("predicted links"):
         predicted = model.predict_links(k=args.k)
@@ -205,7 +209,10 @@ def run(args: argparse.Namespace) -> int:
                "tsne_cells": adata.n_obs if embedded is None else len(embedded),
                "n_input_edges": int(evaluation.edge_list(model.adjacency_).shape[0]),
                "n_predicted_edges": int(evaluation.edge_list(predicted).shape[0]),
-               "link_prediction": model.link_metrics_}
+               "link_prediction": model.link_metrics_,
+               "best_epoch": best_epoch(model.history_, "val_auc"),
+               "training": training_note(model.history_, args.epochs, "val_auc",
+                                         early_stopping=args.early_stopping is not None)}
     figures = {}
     if labels is not None:
         # the co-expression comparison reads the expression: from disk, of a sample of cells
@@ -235,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
         links.insert(0, "target_cell", adata.obs_names[links["target"]])
         links.insert(1, "source_cell", adata.obs_names[links["source"]])
         write_csv(links, out / "link_importance.csv", index=False)
-    write_csv(model.history_.rename_axis("epoch"), out / "history.csv")
+    write_csv(model.history_, out / "history.csv")
     figures["training.png"] = plots.training_curves(model.history_)
     for name, fig in figures.items():
         save_figure(fig, out / name)
@@ -269,7 +276,8 @@ def report(metrics: dict, args, figures: list[str]) -> str:
              f"| test | {link['n_test_edges']} | {link['test']['auc']:.3f} | {link['test']['ap']:.3f} |\n"
              f"| validation | {link['n_validation_edges']} | {link['validation']['auc']:.3f} | "
              f"{link['validation']['ap']:.3f} |", "",
-             "Each split holds out that share of the input edges plus as many sampled non-edges.", ""]
+             "Each split holds out that share of the input edges plus as many sampled non-edges.",
+             "", *([metrics["training"], ""] if metrics["training"] else [])]
     if "same_type_share" in metrics:
         share = metrics["same_type_share"]
         lines += ["## Do links join cells of the same type?", "",

@@ -38,8 +38,8 @@ from ..base import keras_backend
 from ..errors import InputError
 from ..models import LatentModel
 from .common import (add_data_arguments, add_model_arguments, bundle_option, command, load_input,
-                     load_or_train, new_parser, parse_args, reference_labels, save_figure,
-                     write_csv, write_h5ad)
+                     load_or_train, model_training_note, new_parser, parse_args, reference_labels,
+                     save_figure, write_csv, write_h5ad)
 
 FIGURES = {
     "tsne.png": "t-SNE of mu coloured by cluster and by reference label (Fig. 1b)",
@@ -104,7 +104,7 @@ def check_options(args: argparse.Namespace, latent_dim: int) -> None:
 
 
 def write_outputs(result: Identification, adata, model: LatentModel, out: Path,
-                  title: str) -> list[Path]:
+                  title: str, training: str | None = None) -> list[Path]:
     """Write every table, figure, the annotated AnnData and the report; return the paths."""
     out.mkdir(parents=True, exist_ok=True)
     names = result.cluster_names
@@ -149,7 +149,7 @@ def write_outputs(result: Identification, adata, model: LatentModel, out: Path,
     annotated.obs[f"{model.model_type}_cell_type"] = pd.Categorical(cells["cell_type"])
     write_h5ad(annotated, out / "identified.h5ad")
     with atomic_path(out / "report.md") as tmp:
-        tmp.write_text(report(result, title, list(figures), model))
+        tmp.write_text(report(result, title, list(figures), model, training))
     return sorted(out.iterdir())
 
 
@@ -174,8 +174,10 @@ def model_setting(model: LatentModel) -> str:
                           else "the paper's options")
 
 
-def report(result: Identification, title: str, figures: list[str], model: LatentModel) -> str:
-    """A one-page Markdown summary with the figures inline."""
+def report(result: Identification, title: str, figures: list[str], model: LatentModel,
+           training: str | None = None) -> str:
+    """A one-page Markdown summary with the figures inline; ``training``: a sentence on how
+    the model's training ended (:func:`diffvae.stopping.training_note`)."""
     s = result.settings
     space = "the 2-D t-SNE of mu" if s["cluster_on"] == "tsne" else "mu"
     n_cells = len(result.clusters)
@@ -191,7 +193,8 @@ def report(result: Identification, title: str, figures: list[str], model: Latent
              f"{n_cells:,} cells, {len(result.genes)} genes; {model_setting(model)}, latent size "
              f"{result.latent.shape[1]}. Clustering: {method} on {space}; {s['n_dims']} top "
              f"dimensions per cluster, {s['n_genes']} genes per dimension; seed {s['seed']}, "
-             f"Keras backend {keras_backend()}.{sample}", ""]
+             f"Keras backend {keras_backend()}.{sample}", "",
+             *([training, ""] if training else [])]
     if result.metrics:
         m = result.metrics
         lines += ["## Agreement with the reference labels", "",
@@ -249,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         tsne_max_cells=args.tsne_max_cells, seed=args.seed, layer=args.layer)
     title = args.dataset or Path(args.data).name
     with step("tables, figures and report"):
-        write_outputs(result, adata, model, args.out, title)
+        write_outputs(result, adata, model, args.out, title, model_training_note(model, args))
     if result.metrics:
         print(agreement_summary(result.metrics, key))
     print(f"wrote {args.out / 'report.md'} and its tables and figures")

@@ -33,8 +33,8 @@ from ..datasets import marker_set
 from ..base import keras_backend
 from ..errors import InputError
 from .common import (add_data_arguments, add_model_arguments, bundle_option, command, load_input,
-                     load_or_train, markdown_table, new_parser, parse_args, reference_labels,
-                     save_figure, write_csv)
+                     load_or_train, markdown_table, model_training_note, new_parser, parse_args,
+                     reference_labels, save_figure, write_csv)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -169,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(needed_table):
         save_figure(plots.flip_distribution(needed_table, x.shape[1]), out / "genes_to_flip.png")
     with atomic_path(out / "report.md") as tmp:
-        tmp.write_text(report(table, needed_table, flip_genes, metrics, classifier, args, x.shape[1]))
+        tmp.write_text(report(table, needed_table, flip_genes, metrics, classifier, args, x.shape[1],
+                              model_training_note(model, args)))
     pivot = table.pivot_table(index=["target", "dimensions"], columns="lambda", values="n_converted")
     print(f"classifier held-out accuracy {classifier.test_accuracy_:.3f}")
     print(pivot.round(1).to_string())
@@ -178,8 +179,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(table: pd.DataFrame, needed: pd.DataFrame, flip_genes: pd.DataFrame, metrics: dict,
-           classifier: CellStateClassifier, args, n_genes: int) -> str:
-    """A one-page Markdown summary with the figures inline."""
+           classifier: CellStateClassifier, args, n_genes: int, training: str | None = None) -> str:
+    """A one-page Markdown summary with the figures inline; ``training``: a sentence on how
+    DiffVAE's training ended (:func:`diffvae.stopping.training_note`)."""
     pivot = table.pivot_table(index=["target", "dimensions"], columns="lambda",
                               values="n_converted").round(1)
     lines = [f"# Changing cell states with DiffVAE: {args.dataset or Path(args.data).name}", "",
@@ -188,6 +190,7 @@ def report(table: pd.DataFrame, needed: pd.DataFrame, flip_genes: pd.DataFrame, 
              f"deviation (over {'all cells' if args.sd_from == 'all' else 'the source cells'}); "
              f"random control: {args.n_random} draws of {args.n_dims} dimensions (mean count). "
              f"Seed {args.seed}, Keras backend {keras_backend()}.", "",
+             *([training, ""] if training else []),
              "## Classifier", "",
              f"Held-out accuracy {metrics['held_out_accuracy']:.1%} on {metrics['n_held_out']} "
              "mature cells not used in training (rows: true type, columns: predicted):", "",

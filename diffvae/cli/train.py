@@ -28,9 +28,12 @@ from .. import defaults
 from .._progress import step
 from .._checks import fraction, optional, positive_int, positive_ints, positive_number
 from ..distributed import data_parallel
+from ..errors import InputError
 from ..models import MODEL_NAMES, TUNED, LatentModel, get_model
-from .common import (add_data_arguments, add_data_parallel_argument, command, load_input,
-                     new_parser, parse_args, process_outputs, save_figure, write_csv, write_h5ad)
+from ..stopping import training_note
+from .common import (add_data_arguments, add_data_parallel_argument, add_early_stopping_argument,
+                     command, load_input, new_parser, parse_args, process_outputs, save_figure,
+                     write_csv, write_h5ad)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keep this many highly variable genes (default: all)")
     parser.add_argument("--model-name", "--model_name", dest="model_name",
                         help="name of the saved bundle inside --out (default: the model type)")
+    add_early_stopping_argument(parser)
     add_data_parallel_argument(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True, help="output folder")
@@ -70,6 +74,10 @@ def check_options(args: argparse.Namespace) -> None:
     positive_int("--batch-size", args.batch_size)
     positive_number("--learning-rate", args.learning_rate)
     fraction("--validation-split", args.validation_split)
+    optional(positive_int, "--early-stopping", args.early_stopping)
+    if args.early_stopping is not None and args.validation_split == 0:
+        raise InputError("--early-stopping watches the validation loss: --validation-split "
+                         "must be above 0")
 
 
 def make_model(args: argparse.Namespace) -> LatentModel:
@@ -108,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     with step(f"training {type(model).__name__}"):
         model.fit(adata, epochs=args.epochs, batch_size=args.batch_size,
                   learning_rate=args.learning_rate, validation_split=args.validation_split,
-                  seed=args.seed, verbose=0 if args.quiet else "auto", layer=args.layer)
+                  seed=args.seed, early_stopping=args.early_stopping,
+                  verbose=0 if args.quiet else "auto", layer=args.layer)
     with process_outputs(args.out) as out:
         write_outputs(args, model, adata, out)
     return 0
@@ -135,6 +144,10 @@ def write_outputs(args: argparse.Namespace, model: LatentModel, adata: ad.AnnDat
         last = model.history_.iloc[-1]
         print(f"final loss {last['loss']:.3f}"
               + (f", validation loss {last['val_loss']:.3f}" if "val_loss" in last else ""))
+        note = training_note(model.history_, args.epochs,
+                             early_stopping=args.early_stopping is not None)
+        if note:
+            print(note.replace("`", ""))
     print("wrote " + ", ".join(str(p) for p in written))
 
 
