@@ -84,3 +84,52 @@ def test_tune_small_grid_picks_lowest_validation_loss(tmp_path, counts_csv):
     assert len(table) == 2 and set(table["h2"]) == {16}
     best = pd.read_json(out / "best.json", typ="series")
     assert best["val_loss"] == pytest.approx(table["val_loss"].min())
+
+
+COMMANDS = ["train", "tune", "identify", "perturb", "benchmark", "graph"]
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_option_has_help_and_its_default_in_plain_text(name):
+    import importlib
+
+    parser = importlib.import_module(f"diffvae.cli.{name}").build_parser()
+    options = {a.option_strings[0]: a for a in parser._actions if a.option_strings}
+    assert {"--seed", "--out", "--quiet"} <= set(options)
+    assert all(a.help for a in options.values()), [o for o, a in options.items() if not a.help]
+    text = parser.format_help()
+    assert "``" not in text and "::" not in text and ":class:" not in text
+    formatter = parser._get_formatter()
+    for option, action in options.items():  # a value to default to is shown, once
+        shown = formatter._expand_help(action)
+        if action.default not in (None, False) and not action.required and option != "-h":
+            assert "default" in shown or "paper:" in shown, (option, shown)
+            assert shown.count("default") <= 1, (option, shown)
+
+
+def test_seed_below_zero_is_refused_before_reading(tmp_path, capsys):
+    assert train.main(["--data", str(tmp_path / "absent.csv"), "--seed", "-1",
+                       "--out", str(tmp_path / "out")]) == 2
+    assert "--seed must be 0 or more, got -1" in capsys.readouterr().err
+
+
+def test_interrupt_ends_with_one_line_and_no_manifest(tmp_path, counts_csv, capsys, monkeypatch):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "load_input", interrupted)
+    out = tmp_path / "out"
+    assert train.main(["--data", str(counts_csv), "--out", str(out), *QUICK]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "diffvae train: interrupted" in err and "Traceback" not in err
+    assert not (out / "manifest.json").exists()
+
+
+def test_a_closed_pipe_ends_without_a_traceback():
+    """``diffvae --help | head -1``: the reader goes away before the output is written."""
+    process = subprocess.Popen([sys.executable, "-m", "diffvae", "--help"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    process.wait()
+    assert "Traceback" not in err and "BrokenPipeError" not in err

@@ -6,6 +6,7 @@ One module per command in this package; each has ``build_parser()`` and ``main(a
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 #: command -> what it does (its module is diffvae.cli.<command>)
@@ -29,7 +30,16 @@ def usage() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``diffvae <command> ...``; exit status 2 with the usage for an unknown command."""
-    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        status = _run(sys.argv[1:] if argv is None else list(argv))
+        sys.stdout.flush()  # here, where a closed pipe can be caught, not at exit
+        return status
+    except BrokenPipeError:  # the reader stopped early (diffvae --help | head -1): no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _run(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
         return 0 if argv else 2

@@ -33,8 +33,8 @@ from ..comparison import paper_layout, plot_runs, run_protocol, summarise
 from ..defaults import CLUSTERERS, PAPER_CLUSTERERS, SPACES
 from ..errors import InputError
 from ..models import MODEL_NAMES, TUNED
-from .common import (add_data_arguments, command, load_input, markdown_table, new_parser,
-                     parse_args, reference_labels, save_figure, write_csv)
+from .common import (add_data_arguments, add_run_arguments, command, load_input, markdown_table,
+                     new_parser, parse_args, reference_labels, save_figure, write_csv)
 
 QUICK = {"latent_dims": [20], "repetitions": 2, "epochs": 5}
 
@@ -49,13 +49,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tuned", action="store_true",
                         help=f"add {TUNED} (DiffVAE.tuned()) next to the paper's DiffVAE")
     parser.add_argument("--latent-dims", type=int, nargs="+",
-                        default=list(defaults.BENCHMARK_LATENT_DIMS))
+                        default=list(defaults.BENCHMARK_LATENT_DIMS),
+                        help="latent sizes m of every model (paper's Table 2)")
     parser.add_argument("--clusterers", nargs="+", choices=CLUSTERERS, default=list(PAPER_CLUSTERERS),
                         help="default: the paper's k-means and DBSCAN; leiden: scanpy's Leiden "
                         "on a 15-nearest-neighbour graph of the space")
-    parser.add_argument("--spaces", nargs="+", choices=SPACES, default=list(SPACES))
-    parser.add_argument("--repetitions", type=int, default=defaults.BENCHMARK_REPETITIONS)
-    parser.add_argument("--epochs", type=int, default=defaults.EPOCHS)
+    parser.add_argument("--spaces", nargs="+", choices=SPACES, default=list(SPACES),
+                        help="where the clusters are found: the representation itself, or its "
+                        "2-D t-SNE (the paper's)")
+    parser.add_argument("--repetitions", type=int, default=defaults.BENCHMARK_REPETITIONS,
+                        help="clustering runs (with --retrain: trainings) per model and size, "
+                        "each with its own seed")
+    parser.add_argument("--epochs", type=int, default=defaults.EPOCHS,
+                        help="training epochs of the neural models (paper)")
     parser.add_argument("--retrain", action="store_true", help="train a fresh model per repetition")
     parser.add_argument("--tsne-init", choices=["pca", "random"], default="pca",
                         help="pca: one t-SNE per representation (it hardly depends on the seed), "
@@ -65,8 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true",
                         help="reduced grid for smoke tests (m = 20, 2 repetitions, 5 epochs)")
     parser.add_argument("--n-jobs", type=int, default=-1, help="parallel clustering processes")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, required=True)
+    add_run_arguments(parser)
     return parser
 
 
@@ -96,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                         clusterers=args.clusterers, spaces=args.spaces,
                         repetitions=args.repetitions, retrain=args.retrain, epochs=args.epochs,
                         seed=args.seed, tsne_init=args.tsne_init, n_jobs=args.n_jobs,
-                        scanpy_row=not args.no_scanpy)
+                        scanpy_row=not args.no_scanpy, progress=not args.quiet)
     seconds = time.perf_counter() - start
     mode = ("retrained per repetition" if args.retrain else "trained once, clustering repeated") + (
         f"; t-SNE init {args.tsne_init}")

@@ -8,6 +8,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import sys
 import tempfile
 from datetime import datetime, timezone
@@ -30,10 +31,45 @@ from ..errors import InputError
 MANIFEST = "manifest.json"
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The description as written; every option's default after its help, unless the help
+    already says it ("default", or "paper:" for the paper's value) or there is none to say."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (not action.option_strings or action.required or "default" in text
+                or "paper:" in text or action.default in (None, False, argparse.SUPPRESS)):
+            return text
+        default = (" ".join(map(str, action.default)) if isinstance(action.default, (list, tuple))
+                   else "%(default)s")
+        return f"{text} (default: {default})".strip()
+
+
+def plain_text(doc: str | None) -> str | None:
+    """A module docstring as plain text for ``--help``: no reStructuredText markup
+    (````code````, ``:class:`name```, ``Example::``)."""
+    if doc is None:
+        return None
+    doc = re.sub(r":\w+:`~?([^`]+)`", r"\1", doc)
+    return doc.replace("``", "").replace("::\n", ":\n")
+
+
 def new_parser(command_name: str, doc: str | None) -> argparse.ArgumentParser:
-    """The parser of ``diffvae <command_name>``, its module docstring as the description."""
-    return argparse.ArgumentParser(prog=f"diffvae {command_name}", description=doc,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    """The parser of ``diffvae <command_name>``, its module docstring (as plain text) as the
+    description."""
+    return argparse.ArgumentParser(prog=f"diffvae {command_name}", description=plain_text(doc),
+                                   formatter_class=HelpFormatter)
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--seed``, ``--out`` and ``--quiet``, which every command has."""
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of every random step (training, t-SNE, clustering): the same "
+                        "seed gives the same numbers on the same machine")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="output folder (made if missing; files of the same name replaced)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bars or step lines: warnings and errors only")
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
@@ -41,6 +77,8 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argpa
     per step on stderr unless ``--quiet``."""
     args = parser.parse_args(argv)
     show_steps(quiet=getattr(args, "quiet", False))
+    if getattr(args, "seed", 0) < 0:
+        raise InputError(f"--seed must be 0 or more, got {args.seed}")
     if getattr(args, "out", None) is not None:
         writable_folder(args.out, "--out")
         start_outputs(args.out)
@@ -267,6 +305,11 @@ def command(command_name: str) -> Callable:
             except (InputError, FileNotFoundError, FileExistsError) as exc:
                 print(f"diffvae {command_name}: error: {exc}", file=sys.stderr)
                 return 2
+            except KeyboardInterrupt:  # files are written whole or not at all; no manifest
+                print(f"diffvae {command_name}: interrupted; the files written so far are "
+                      "complete, the rest were not written, and the output folder has no "
+                      f"{MANIFEST}", file=sys.stderr)
+                return 130
             written = [path for path in written if path.exists()]  # not scratch files
             if status == 0 and written:
                 write_manifest(command_name, sys.argv[1:] if argv is None else list(argv), written)

@@ -52,8 +52,9 @@ from ..errors import InputError
 from ..stopping import best_epoch, training_note
 from ..streaming import ScaledRows
 from .common import (add_data_arguments, add_data_parallel_argument, add_early_stopping_argument,
-                     command, load_input, markdown_table, new_parser, parse_args, process_outputs,
-                     reference_labels, save_figure, write_csv, write_h5ad)
+                     add_run_arguments, command, load_input, markdown_table, new_parser,
+                     parse_args, process_outputs, reference_labels, save_figure, write_csv,
+                     write_h5ad)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="GCN width (with --multitask: DiffVAE's dense layers are this and "
                         "half of it)")
     parser.add_argument("--latent-dim", "--latent_dim", "--latent-dimension", dest="latent_dim",
-                        type=int, default=defaults.GRAPH_LATENT_DIM)
+                        type=int, default=defaults.GRAPH_LATENT_DIM,
+                        help=f"latent size (paper: {defaults.GRAPH_LATENT_DIM})")
     parser.add_argument("--learning-rate", "--learning_rate", dest="learning_rate", type=float,
                         help=f"default {defaults.GRAPH_LEARNING_RATE} (paper), with --multitask "
                         f"{defaults.MULTITASK_LEARNING_RATE}")
@@ -105,9 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tsne-max-cells", type=int, default=defaults.TSNE_MAX_CELLS,
                         help="above this many cells, the t-SNE figure shows a random sample of "
                         f"this size; default {defaults.TSNE_MAX_CELLS:,}")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--quiet", action="store_true")
+    add_run_arguments(parser)
     return parser
 
 

@@ -37,9 +37,9 @@ from ..defaults import CLUSTERERS, SPACES
 from ..base import keras_backend
 from ..errors import InputError
 from ..models import LatentModel
-from .common import (add_data_arguments, add_model_arguments, bundle_option, command, load_input,
-                     load_or_train, model_training_note, new_parser, parse_args, reference_labels,
-                     save_figure, write_csv, write_h5ad)
+from .common import (add_data_arguments, add_model_arguments, add_run_arguments, bundle_option,
+                     command, load_input, load_or_train, model_training_note, new_parser,
+                     parse_args, reference_labels, save_figure, write_csv, write_h5ad)
 
 FIGURES = {
     "tsne.png": "t-SNE of mu coloured by cluster and by reference label (Fig. 1b)",
@@ -75,14 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--relative-scores", action="store_true",
                         help="rank dimensions by enrichment over the cluster's share of cells "
                         "instead of the paper's raw percentage")
-    parser.add_argument("--perplexity", type=float, default=defaults.PERPLEXITY)
-    parser.add_argument("--tsne-method", choices=["opentsne", "sklearn"], default="opentsne")
+    parser.add_argument("--perplexity", type=float, default=defaults.PERPLEXITY,
+                        help="t-SNE perplexity (lowered, with a warning, for few cells)")
+    parser.add_argument("--tsne-method", choices=["opentsne", "sklearn"], default="opentsne",
+                        help="t-SNE implementation: openTSNE (FFT gradients, fast) or "
+                        "scikit-learn's")
     parser.add_argument("--tsne-max-cells", type=int, default=defaults.TSNE_MAX_CELLS,
                         help="above this many cells, t-SNE of a random sample of this size (the "
                         f"figure only; clusters then on mu); default {defaults.TSNE_MAX_CELLS:,}")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--quiet", action="store_true")
+    add_run_arguments(parser)
     return parser
 
 

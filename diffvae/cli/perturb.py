@@ -32,9 +32,9 @@ from ..classifier import CellStateClassifier
 from ..datasets import marker_set
 from ..base import keras_backend
 from ..errors import InputError
-from .common import (add_data_arguments, add_model_arguments, bundle_option, command, load_input,
-                     load_or_train, markdown_table, model_training_note, new_parser, parse_args,
-                     reference_labels, save_figure, write_csv)
+from .common import (add_data_arguments, add_model_arguments, add_run_arguments, bundle_option,
+                     command, load_input, load_or_train, markdown_table, model_training_note,
+                     new_parser, parse_args, reference_labels, save_figure, write_csv)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,7 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the cell type(s) to convert (for example progenitors)")
     parser.add_argument("--targets", nargs="+", metavar="TYPE",
                         help="mature types (default: every type that is not a source)")
-    parser.add_argument("--lambdas", type=float, nargs="+", default=list(defaults.PERTURBATION_LAMBDAS))
+    parser.add_argument("--lambdas", type=float, nargs="+", default=list(defaults.PERTURBATION_LAMBDAS),
+                        help="shifts to try, in standard deviations of each latent dimension "
+                        "(0: decoding alone)")
     parser.add_argument("--n-dims", type=int, default=defaults.PERTURBATION_N_DIMS,
                         help=f"dimensions shifted per target (paper: {defaults.PERTURBATION_N_DIMS})")
     parser.add_argument("--sd-from", choices=["all", "source"], default="all",
@@ -63,10 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="random-dimension draws per target and lambda (control)")
     parser.add_argument("--flip-lambda", type=float, default=defaults.FLIP_LAMBDA,
                         help="lambda whose converted cells get the genes-to-flip analysis (paper: 1)")
-    parser.add_argument("--classifier-epochs", type=int, default=defaults.CLASSIFIER_EPOCHS)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--classifier-epochs", type=int, default=defaults.CLASSIFIER_EPOCHS,
+                        help="training epochs of the cell-state classifier")
+    add_run_arguments(parser)
     return parser
 
 

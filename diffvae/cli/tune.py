@@ -25,23 +25,29 @@ from .._checks import fraction, positive_int, positive_ints, positive_number
 from .._files import atomic_path
 from ..errors import TrainingError
 from ..models import get_model
-from .common import add_data_arguments, command, load_input, new_parser, parse_args, write_csv
+from .common import (add_data_arguments, add_run_arguments, command, load_input, new_parser,
+                     parse_args, write_csv)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = new_parser("tune", __doc__)
     add_data_arguments(parser)
-    parser.add_argument("--model", choices=["diffvae", "vae", "ae"], default="diffvae")
+    parser.add_argument("--model", choices=["diffvae", "vae", "ae"], default="diffvae",
+                        help="the model whose settings are searched")
     parser.add_argument("--h1", type=int, nargs="+", default=list(defaults.TUNE_H1),
                         help="inner hidden size; the outer one is 2 * h1 (paper)")
-    parser.add_argument("--latent-dims", type=int, nargs="+", default=list(defaults.TUNE_LATENT_DIMS))
+    parser.add_argument("--latent-dims", type=int, nargs="+", default=list(defaults.TUNE_LATENT_DIMS),
+                        help="latent sizes m to try (paper)")
     parser.add_argument("--learning-rates", type=float, nargs="+",
-                        default=list(defaults.TUNE_LEARNING_RATES))
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=list(defaults.TUNE_BATCH_SIZES))
-    parser.add_argument("--epochs", type=int, default=defaults.EPOCHS)
-    parser.add_argument("--validation-split", type=float, default=defaults.VALIDATION_SPLIT)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, required=True)
+                        default=list(defaults.TUNE_LEARNING_RATES), help="Adam learning rates to try (paper)")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=list(defaults.TUNE_BATCH_SIZES),
+                        help="minibatch sizes to try (paper)")
+    parser.add_argument("--epochs", type=int, default=defaults.EPOCHS,
+                        help="training epochs of every configuration (paper)")
+    parser.add_argument("--validation-split", type=float, default=defaults.VALIDATION_SPLIT,
+                        help="share of cells held out; the lowest validation loss picks the "
+                        "configuration")
+    add_run_arguments(parser)
     return parser
 
 
@@ -65,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     configs = grid(args)
     adata = load_input(args)
     rows = []
-    for config in tqdm(configs, desc="configurations", unit="fit"):
+    for config in tqdm(configs, desc="configurations", unit="fit", disable=args.quiet):
         model = get_model(args.model, latent_dim=config["latent_dim"],
                           hidden_dims=(2 * config["h1"], config["h1"]))
         try:
