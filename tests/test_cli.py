@@ -84,6 +84,9 @@ def test_tune_small_grid_picks_lowest_validation_loss(tmp_path, counts_csv):
     assert len(table) == 2 and set(table["h2"]) == {16}
     best = pd.read_json(out / "best.json", typ="series")
     assert best["val_loss"] == pytest.approx(table["val_loss"].min())
+    model = LatentModel.load(out / "best_model")  # the winner's trained model
+    assert model.get_params()["hidden_dims"] in ((16, 8), [16, 8])
+    assert model.history_["val_loss"].iloc[-1] == pytest.approx(best["val_loss"])
 
 
 COMMANDS = ["train", "tune", "identify", "perturb", "benchmark", "graph"]
@@ -98,6 +101,7 @@ def test_every_option_has_help_and_its_default_in_plain_text(name):
     assert {"--seed", "--out", "--quiet"} <= set(options)
     assert all(a.help for a in options.values()), [o for o, a in options.items() if not a.help]
     text = parser.format_help()
+    assert "offline: pbmc68k_reduced, synthetic" in " ".join(text.split())
     assert "``" not in text and "::" not in text and ":class:" not in text
     formatter = parser._get_formatter()
     for option, action in options.items():  # a value to default to is shown, once

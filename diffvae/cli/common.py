@@ -152,7 +152,10 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, backed: bool = False)
     from ..datasets import REGISTRY
 
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--dataset", choices=sorted(REGISTRY), help="a registered dataset")
+    offline = sorted(name for name, info in REGISTRY.items() if not info.files)
+    source.add_argument("--dataset", choices=sorted(REGISTRY),
+                        help=f"a registered dataset; offline: {', '.join(offline)}; the others "
+                        "are downloaded once (or read from --data-dir)")
     source.add_argument(
         "--data", "--gene-expression-filename", "--gene_expression_filename", dest="data",
         metavar="FILE", help="expression file, cells x genes: .h5ad, .csv/.tsv, .npz or .npy")

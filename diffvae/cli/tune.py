@@ -3,8 +3,9 @@
 The paper's grid: h1 in {256, 128} with h2 = 2 h1, latent size m in {50, 100}, learning rate in
 {1e-2, 1e-3, 1e-4}, batch size in {64, 128, 256}; 100 epochs on a random 80 % of the cells,
 scored on the other 20 %. Every option takes a shorter list for a smaller grid. Writes
-``tuning.csv`` (every configuration's final and best losses) and ``best.json`` (the winner: the
-lowest final validation loss).
+``tuning.csv`` (every configuration's final and best losses), ``best.json`` (the winner: the
+lowest final validation loss) and the winner's trained model bundle, ``best_model/``
+(``diffvae.load``; ``diffvae identify --model``).
 
 Example::
 
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
     configs = grid(args)
     adata = load_input(args)
-    rows = []
+    rows, best_model, best_loss = [], None, float("inf")
     for config in tqdm(configs, desc="configurations", unit="fit", disable=args.quiet):
         model = get_model(args.model, latent_dim=config["latent_dim"],
                           hidden_dims=(2 * config["h1"], config["h1"]))
@@ -86,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
                      "loss": history["loss"].iloc[-1], "val_loss": history["val_loss"].iloc[-1],
                      "best_val_loss": history["val_loss"].min(),
                      "best_epoch": int(history["val_loss"].idxmin()) + 1})
+        if history["val_loss"].iloc[-1] < best_loss:  # the winner, as the table sorts
+            best_model, best_loss = model, history["val_loss"].iloc[-1]
     table = pd.DataFrame(rows).sort_values("val_loss", ignore_index=True, na_position="last")
     write_csv(table, args.out / "tuning.csv", index=False)
     if table["diverged"].all():
@@ -94,10 +97,12 @@ def main(argv: list[str] | None = None) -> int:
     best = table.head(1).to_dict("records")[0]
     with atomic_path(args.out / "best.json") as tmp:
         tmp.write_text(json.dumps({"model": args.model, "epochs": args.epochs, **best}, indent=2))
+    best_model.save(args.out / "best_model", overwrite=True)
     print(table.to_string(index=False))
     print(f"best: h1={best['h1']}, h2={best['h2']}, m={best['latent_dim']}, "
           f"lr={best['learning_rate']}, batch={best['batch_size']} "
-          f"(validation loss {best['val_loss']:.3f}); wrote {args.out / 'tuning.csv'}")
+          f"(validation loss {best['val_loss']:.3f}); wrote {args.out / 'tuning.csv'} and its "
+          f"model, {args.out / 'best_model'}")
     return 0
 
 
