@@ -167,7 +167,8 @@ def fetch(name: str, *, data_dir: str | os.PathLike | None = None, download: boo
         listing = "; ".join(f"{f.name} <- {f.url}" for f in missing)
         raise InputError(
             f"dataset {name!r}: files not found locally and {reason}. Get {listing} and put "
-            f"them in {where} (or set {DATA_DIR_ENV} / pass data_dir= to the folder above it)")
+            f"them in {where} (or point {DATA_DIR_ENV}, the command line's --data-dir or the "
+            "data_dir= argument at the folder above it)")
     return found
 
 

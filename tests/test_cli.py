@@ -19,7 +19,7 @@ def test_train_writes_bundle_latent_history_and_figure(tmp_path, counts_csv):
     out = tmp_path / "out"
     assert train.main(["--data", str(counts_csv), "--out", str(out), "--model-name", "m", *QUICK]) == 0
     latent = pd.read_csv(out / "latent.csv", index_col=0)
-    assert latent.shape == (120, 3) and latent.index[0] == "cell_0"
+    assert latent.shape == (120, 3) and latent.index[0] == "cell_0" and latent.index.name == "cell"
     stored = ad.read_h5ad(out / "latent.h5ad")
     np.testing.assert_allclose(stored.obsm["X_diffvae"], latent.to_numpy(), rtol=1e-6)
     model = LatentModel.load(out / "m")

@@ -283,7 +283,7 @@ def report(metrics: dict, args, figures: list[str]) -> str:
         lines += ["## Do links join cells of the same type?", "",
                   "| graph | same-type share |\n| --- | --- |\n"
                   + "\n".join(f"| {k} | {v:.3f} |" for k, v in share.items()), "",
-                  f"Predicted: each cell to its {args.k} most probable partners "
+                  f"Predicted: each cell to its {args.k} most probable partner{'s' * (args.k > 1)} "
                   f"({metrics['n_predicted_edges']} edges); co-expression: the same number of cell "
                   "pairs with the highest |Pearson correlation|"
                   + (f" (among a random sample of {metrics['coexpression_cells']:,} cells, with as "

@@ -139,7 +139,8 @@ def write_outputs(args: argparse.Namespace, model: LatentModel, adata: ad.AnnDat
         latent = model.transform(adata, layer=args.layer, key_added=True)
     write_h5ad(adata, out / "latent.h5ad")
     columns = [f"{args.model}_{i + 1}" for i in range(latent.shape[1])]
-    write_csv(pd.DataFrame(latent, index=adata.obs_names, columns=columns), out / "latent.csv")
+    write_csv(pd.DataFrame(latent, index=adata.obs_names.rename("cell"), columns=columns),
+              out / "latent.csv")
     written = [bundle, out / "latent.h5ad", out / "latent.csv"]
     if hasattr(model, "history_"):
         write_csv(model.history_, out / "history.csv")
