@@ -16,3 +16,17 @@ class NotFittedError(RuntimeError):
 class TrainingError(InputError):
     """Raised when training goes non-finite (diverges): nothing is kept, and the message says
     which setting to change."""
+
+
+def warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """``warnings.warn`` attributed to the first caller outside this package (as pandas does),
+    so that a warning points at the user's line, however deep in the package it arose."""
+    import inspect
+    import warnings
+    from pathlib import Path
+
+    packages = tuple(str(Path(__file__).parents[1] / name) for name in ("diffvae", "graph_diffvae"))
+    frame, level = inspect.currentframe(), 1
+    while frame is not None and frame.f_code.co_filename.startswith(packages):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

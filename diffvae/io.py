@@ -11,7 +11,6 @@ import csv
 import gzip
 import os
 import re
-import warnings
 import zipfile
 import zlib
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .errors import InputError
+from .errors import InputError, warn
 
 PathLike = str | os.PathLike
 _TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": None, ".tab": "\t"}
@@ -256,6 +255,6 @@ def _warn_if_transposed(path: Path, row_names: pd.Index, column_names: pd.Index,
     gene_like = [name for name in row_names if _GENE_LIKE.match(name)]
     genes_as_columns = sum(bool(_GENE_LIKE.match(name)) for name in column_names)
     if len(gene_like) >= 0.8 * n_rows and genes_as_columns < 0.5 * n_cols:
-        warnings.warn(f"{path}: read as {n_rows} cells x {n_cols} genes, but the cell (row) names "
+        warn(f"{path}: read as {n_rows} cells x {n_cols} genes, but the cell (row) names "
                       f"look like genes ({', '.join(gene_like[:3])}, ...): is the file genes x "
                       "cells? Cells must be the rows (transpose it)", UserWarning, stacklevel=3)

@@ -7,7 +7,6 @@ model keeps, so that new data is scaled exactly like the training data.
 """
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,7 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .errors import InputError, NotFittedError
+from .errors import InputError, NotFittedError, warn
 
 #: cells per block when statistics are gathered block by block
 CHUNK_SIZE = 8192
@@ -141,7 +140,7 @@ class Preprocessor:
         if self.normalize is None and self._other_kind(matrix):
             fitted, given = ("raw counts", "log-normalised values") if self.normalize_ else (
                 "log-normalised values", "raw counts")
-            warnings.warn(f"{source}: the model was fitted on {fitted} but these look like "
+            warn(f"{source}: the model was fitted on {fitted} but these look like "
                           f"{given}; they are treated as {fitted} (pass the same kind of data, e.g. "
                           "adata.layers['counts'] or adata.raw.to_adata())", UserWarning,
                           stacklevel=2)

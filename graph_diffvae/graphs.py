@@ -16,7 +16,6 @@ standardised rows, since |z_i - z_j|^2 = 2 - 2 r_ij.
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from diffvae.errors import InputError
+from diffvae.errors import InputError, warn
 
 #: above this many cells, neighbours are searched approximately (pynndescent)
 EXACT_NEIGHBOURS_MAX_CELLS = 50_000
@@ -313,7 +312,7 @@ def check_graph(a, n_cells: int, source: str = "graph") -> sp.csr_matrix:
         raise InputError(f"{source}: adjacency holds negative weights (min {a.data.min():g})")
     weights = a.data[a.data != 0]
     if len(weights) and not np.all(weights == 1):
-        warnings.warn(f"{source}: the adjacency has weights from {weights.min():.3g} to "
+        warn(f"{source}: the adjacency has weights from {weights.min():.3g} to "
                       f"{weights.max():.3g}; Graph-DiffVAE uses its {len(weights)} non-zero entries as "
                       "unweighted edges (the paper's binary adjacency)", UserWarning, stacklevel=2)
     rows, cols = a.nonzero()

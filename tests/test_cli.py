@@ -137,3 +137,24 @@ def test_a_closed_pipe_ends_without_a_traceback():
     err = process.stderr.read().decode()
     process.wait()
     assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
+def test_warnings_point_at_the_users_line_and_read_as_one_line_on_the_command_line(rng):
+    import warnings
+
+    from diffvae.analysis import tsne
+    from diffvae.cli.common import command
+
+    with pytest.warns(UserWarning, match="perplexity 30.0 is too large for 20 cells") as caught:
+        tsne(rng.normal(size=(20, 3)), seed=0)
+    assert caught[0].filename == __file__  # this line, not the package's
+    seen = {}
+
+    @command("demo")
+    def demo(argv):
+        seen["line"] = warnings.formatwarning("slow", UserWarning, "diffvae/x.py", 3)
+        return 0
+
+    plain = warnings.formatwarning
+    assert demo([]) == 0 and seen["line"] == "diffvae demo: warning: slow\n"
+    assert warnings.formatwarning is plain  # restored after the command

@@ -1,13 +1,12 @@
 """2-D t-SNE of a latent representation (openTSNE by default, scikit-learn as an option)."""
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 
 from .. import defaults
 from .._checks import positive_number
-from ..errors import InputError
+from ..errors import InputError, warn
 
 METHODS = ("opentsne", "sklearn")
 
@@ -44,7 +43,7 @@ def tsne(latent: np.ndarray, *, perplexity: float = defaults.PERPLEXITY, seed: i
     positive_number("perplexity", perplexity)
     limit = (len(latent) - 1) / 3
     if perplexity > limit:
-        warnings.warn(f"perplexity {perplexity} is too large for {len(latent)} cells; using {limit:.1f}")
+        warn(f"perplexity {perplexity} is too large for {len(latent)} cells; using {limit:.1f}")
         perplexity = limit
     if method == "opentsne":
         from openTSNE import TSNE

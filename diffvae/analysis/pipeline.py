@@ -12,7 +12,6 @@ the figure) and clusters are found on mu; k-means and DBSCAN change as
 """
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -23,7 +22,7 @@ import pandas as pd
 from .. import defaults
 from .._progress import step
 from ..defaults import CLUSTERERS, SPACES
-from ..errors import InputError
+from ..errors import InputError, warn
 from ..io import as_anndata, open_h5ad
 from ..preprocessing import row_blocks
 from . import clustering, embedding, genes, latent_dims, markers as marker_module, metrics
@@ -109,7 +108,7 @@ def identify_cell_types(
         latent = model.transform(adata, layer=layer)
     embedded = embedding.tsne_sample(len(latent), tsne_max_cells, seed)
     if embedded is not None and cluster_on == "tsne":
-        warnings.warn(f"{len(latent):,} cells: the t-SNE embeds a random sample of "
+        warn(f"{len(latent):,} cells: the t-SNE embeds a random sample of "
                       f"{tsne_max_cells:,} (the figure), so clusters are found on mu "
                       "(cluster_on='latent')", UserWarning, stacklevel=2)
         cluster_on = "latent"
@@ -137,7 +136,7 @@ def identify_cell_types(
         with step("naming clusters by marker genes"):
             _name_clusters(result, adata, model, layer, markers, min_score)
     if labels is not None and len(np.unique(labels)) < 2:
-        warnings.warn(f"the reference labels hold one type only ({labels[0]!r}): agreement scores "
+        warn(f"the reference labels hold one type only ({labels[0]!r}): agreement scores "
                       "(ARI, overlap) would say nothing and are left out", UserWarning, stacklevel=2)
     elif labels is not None:
         result.metrics = _agreement(result)
@@ -164,7 +163,7 @@ def _name_clusters(result: Identification, adata: ad.AnnData, model, layer: str 
     listed = [g for gs in result.markers.values() for g in gs]
     result.marker_genes = [g for g in dict.fromkeys(listed) if g in present]
     if not result.marker_genes:
-        warnings.warn(f"none of the {len(listed)} marker genes (for example {listed[:4]}) is "
+        warn(f"none of the {len(listed)} marker genes (for example {listed[:4]}) is "
                       f"among the data's {len(result.genes)} genes; clusters keep their numbers",
                       UserWarning, stacklevel=3)
         return

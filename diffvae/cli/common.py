@@ -11,6 +11,7 @@ import os
 import re
 import sys
 import tempfile
+import warnings
 from datetime import datetime, timezone
 from collections.abc import Callable
 from pathlib import Path
@@ -302,6 +303,9 @@ def command(command_name: str) -> Callable:
             import matplotlib
 
             matplotlib.use("Agg")  # commands only write figures to files; never open windows
+            # a warning reads as one line of the command, not as a line of package code
+            plain, warnings.formatwarning = warnings.formatwarning, (
+                lambda message, *args, **kwargs: f"diffvae {command_name}: warning: {message}\n")
             try:
                 with recording() as written:
                     status = main(argv)
@@ -313,6 +317,8 @@ def command(command_name: str) -> Callable:
                       "complete, the rest were not written, and the output folder has no "
                       f"{MANIFEST}", file=sys.stderr)
                 return 130
+            finally:
+                warnings.formatwarning = plain
             written = [path for path in written if path.exists()]  # not scratch files
             if status == 0 and written:
                 write_manifest(command_name, sys.argv[1:] if argv is None else list(argv), written)
