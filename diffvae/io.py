@@ -256,5 +256,5 @@ def _warn_if_transposed(path: Path, row_names: pd.Index, column_names: pd.Index,
     genes_as_columns = sum(bool(_GENE_LIKE.match(name)) for name in column_names)
     if len(gene_like) >= 0.8 * n_rows and genes_as_columns < 0.5 * n_cols:
         warn(f"{path}: read as {n_rows} cells x {n_cols} genes, but the cell (row) names "
-                      f"look like genes ({', '.join(gene_like[:3])}, ...): is the file genes x "
-                      "cells? Cells must be the rows (transpose it)", UserWarning, stacklevel=3)
+             f"look like genes ({', '.join(gene_like[:3])}, ...): is the file genes x "
+             "cells? Cells must be the rows (transpose it)", UserWarning)

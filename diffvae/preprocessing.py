@@ -141,9 +141,8 @@ class Preprocessor:
             fitted, given = ("raw counts", "log-normalised values") if self.normalize_ else (
                 "log-normalised values", "raw counts")
             warn(f"{source}: the model was fitted on {fitted} but these look like "
-                          f"{given}; they are treated as {fitted} (pass the same kind of data, e.g. "
-                          "adata.layers['counts'] or adata.raw.to_adata())", UserWarning,
-                          stacklevel=2)
+                 f"{given}; they are treated as {fitted} (pass the same kind of data, e.g. "
+                 "adata.layers['counts'] or adata.raw.to_adata())", UserWarning)
         return self.scale_rows(matrix)
 
     def scale_rows(self, matrix) -> np.ndarray:

@@ -313,8 +313,8 @@ def check_graph(a, n_cells: int, source: str = "graph") -> sp.csr_matrix:
     weights = a.data[a.data != 0]
     if len(weights) and not np.all(weights == 1):
         warn(f"{source}: the adjacency has weights from {weights.min():.3g} to "
-                      f"{weights.max():.3g}; Graph-DiffVAE uses its {len(weights)} non-zero entries as "
-                      "unweighted edges (the paper's binary adjacency)", UserWarning, stacklevel=2)
+             f"{weights.max():.3g}; Graph-DiffVAE uses its {len(weights)} non-zero entries as "
+             "unweighted edges (the paper's binary adjacency)", UserWarning)
     rows, cols = a.nonzero()
     return symmetric_binary(rows, cols, n_cells)
 

@@ -109,8 +109,8 @@ def identify_cell_types(
     embedded = embedding.tsne_sample(len(latent), tsne_max_cells, seed)
     if embedded is not None and cluster_on == "tsne":
         warn(f"{len(latent):,} cells: the t-SNE embeds a random sample of "
-                      f"{tsne_max_cells:,} (the figure), so clusters are found on mu "
-                      "(cluster_on='latent')", UserWarning, stacklevel=2)
+             f"{tsne_max_cells:,} (the figure), so clusters are found on mu "
+             "(cluster_on='latent')", UserWarning)
         cluster_on = "latent"
     with step(f"t-SNE of {tsne_max_cells if embedded is not None else len(latent)} cells"):
         tsne = embedding.tsne(latent if embedded is None else latent[embedded],
@@ -137,7 +137,7 @@ def identify_cell_types(
             _name_clusters(result, adata, model, layer, markers, min_score)
     if labels is not None and len(np.unique(labels)) < 2:
         warn(f"the reference labels hold one type only ({labels[0]!r}): agreement scores "
-                      "(ARI, overlap) would say nothing and are left out", UserWarning, stacklevel=2)
+             "(ARI, overlap) would say nothing and are left out", UserWarning)
     elif labels is not None:
         result.metrics = _agreement(result)
     return result
@@ -164,8 +164,8 @@ def _name_clusters(result: Identification, adata: ad.AnnData, model, layer: str 
     result.marker_genes = [g for g in dict.fromkeys(listed) if g in present]
     if not result.marker_genes:
         warn(f"none of the {len(listed)} marker genes (for example {listed[:4]}) is "
-                      f"among the data's {len(result.genes)} genes; clusters keep their numbers",
-                      UserWarning, stacklevel=3)
+             f"among the data's {len(result.genes)} genes; clusters keep their numbers",
+             UserWarning)
         return
     result.expression = scaled_expression(model, adata, result.marker_genes, layer=layer)
     high_weight = {c: g["gene"].tolist() for c, g in result.cluster_genes.groupby("cluster")}
