@@ -147,5 +147,7 @@ def flip_analysis(decode: Callable[[np.ndarray], np.ndarray],
     needed_table = pd.DataFrame(needed_rows, columns=["target", "cell", "n_genes",
                                                       "fraction_of_genes"]).astype(
         {"n_genes": int, "fraction_of_genes": float})
-    flip_genes = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
+    found = [summary for summary in summaries if len(summary)]  # pandas warns on empty frames
+    flip_genes = (pd.concat(found, ignore_index=True) if found
+                  else summaries[0] if summaries else pd.DataFrame())
     return needed_table, flip_genes

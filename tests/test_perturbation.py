@@ -193,3 +193,21 @@ def test_perturb_with_named_clusters_as_types(paul15_model, tmp_path, data_dir, 
     assert perturb.main([*args, "--source", source, "--targets", *targets]) == 0
     table = pd.read_csv(tmp_path / "conversions.csv")
     assert set(table["target"]) == set(targets)
+
+
+def test_a_target_no_cell_reaches_leaves_no_rows_and_no_pandas_warning(rng):
+    import warnings
+
+    weights = np.zeros((4, 2))
+    weights[0, 0] = weights[1, 1] = 1.0
+    predict = linear_classifier(weights, ["a", "b"])
+    x = rng.uniform(size=(20, 4)).astype(np.float32)
+    decode = lambda z: np.asarray(z, dtype=np.float32)  # noqa: E731
+    # "a" along gene 0 (cells convert); "c" shifts genes the classifier ignores (none convert)
+    dims = {"a": [0], "c": [3]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas' FutureWarning on concatenating empty frames
+        needed, flip_genes = perturbation.flip_analysis(decode, predict, x, x, dims, 5.0,
+                                                        np.ones(4), [f"g{j}" for j in range(4)])
+    assert set(needed["target"]) == {"a"} and set(flip_genes["target"]) == {"a"}
+    assert flip_genes["n_cells"].dtype.kind in "iu"
