@@ -150,20 +150,30 @@ def paper_layout(summary: pd.DataFrame) -> pd.DataFrame:
     return table.fillna("-").rename_axis(index="model", columns=None)
 
 
-def plot_runs(runs: pd.DataFrame):
-    """Box plots of ARI by model and m, one panel per clusterer / space."""
+def plot_runs(runs: pd.DataFrame, title: str | None = None):
+    """Box plots of ARI by model and m, one panel per clusterer / space, at most two panels a
+    row; ``title`` above them (for example, that the runs are a smoke test)."""
+    import math
+
     import matplotlib.pyplot as plt
 
     panels = list(dict.fromkeys(zip(runs["clusterer"], runs["space"])))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4), squeeze=False,
+    n_cols = min(2, len(panels))
+    n_rows = math.ceil(len(panels) / n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(5.2 * n_cols, 4.2 * n_rows), squeeze=False,
                              sharey=True)
-    for ax, (clusterer, space) in zip(axes[0], panels):
+    for ax, (clusterer, space) in zip(axes.flat, panels):
         part = runs[(runs["clusterer"] == clusterer) & (runs["space"] == space)]
         groups = list(dict.fromkeys(zip(part["model"], part["latent_dim"])))
         ax.boxplot([part.loc[(part["model"] == g) & (part["latent_dim"] == m), "ari"] for g, m in groups])
         ax.set_xticks(range(1, len(groups) + 1), [f"{g}\nm={m}" for g, m in groups], fontsize=7,
                       rotation=90)
         ax.set(title=f"{clusterer} on {space}")
-    axes[0, 0].set_ylabel("ARI against reference labels")
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for row in axes:
+        row[0].set_ylabel("ARI against reference labels")
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -80,6 +80,25 @@ def test_tuned_adds_the_tuned_diffvae_as_a_row(tmp_path, counts_adata):
     runs = pd.read_csv(tmp_path / "out" / "runs.csv")
     assert list(dict.fromkeys(runs["model"])) == ["pca", "diffvae-tuned"]
     assert len(runs) == 2 * 2 and runs["ari"].between(-1, 1).all()  # models x repetitions
+    # a --quick run says everywhere that it is a smoke test
+    assert runs["mode"].str.endswith("; quick smoke test").all()
+    assert "**Smoke test** (`--quick`" in (tmp_path / "out" / "summary.md").read_text()
+
+
+def test_the_ari_figure_lays_its_panels_out_two_a_row():
+    from PIL import Image
+    import io
+
+    runs = pd.DataFrame([{"model": "pca", "latent_dim": 20, "clusterer": c, "space": s,
+                          "ari": a} for c in ("kmeans", "dbscan", "leiden")
+                         for s in ("latent", "tsne") for a in (0.4, 0.5)])
+    figure = comparison.plot_runs(runs, "SMOKE TEST")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    width, height = Image.open(buffer).size
+    assert len([ax for ax in figure.axes if ax.get_visible()]) == 6
+    assert width < 1.5 * height  # three rows of two panels, not a strip
+    assert figure._suptitle.get_text() == "SMOKE TEST"
 
 
 def test_protocol_clusters_with_leiden_when_asked(separable):

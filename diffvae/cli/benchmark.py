@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                         scanpy_row=not args.no_scanpy, progress=not args.quiet)
     seconds = time.perf_counter() - start
     mode = ("retrained per repetition" if args.retrain else "trained once, clustering repeated") + (
-        f"; t-SNE init {args.tsne_init}")
+        f"; t-SNE init {args.tsne_init}") + ("; quick smoke test" if args.quick else "")
     runs.insert(0, "mode", mode)
     summary = summarise(runs)
     layout = paper_layout(summary)
@@ -112,11 +112,16 @@ def main(argv: list[str] | None = None) -> int:
     write_csv(runs, out / "runs.csv", index=False)
     write_csv(summary, out / "summary.csv", index=False)
     title = args.dataset or Path(args.data).name
+    smoke = (f"**Smoke test** (`--quick`: m = {QUICK['latent_dims'][0]}, {QUICK['repetitions']} "
+             f"repetitions, {QUICK['epochs']} epochs): these numbers show that the pipeline runs; "
+             "they are not the paper's protocol and do not compare the models.\n\n"
+             if args.quick else "")
     with atomic_path(out / "summary.md") as tmp:
-        tmp.write_text(f"# Clustering agreement (ARI, mean ± sd) on {title}\n\nMode: {mode}; "
+        tmp.write_text(f"# Clustering agreement (ARI, mean ± sd) on {title}\n\n{smoke}Mode: {mode}; "
                        f"{args.repetitions} repetitions; labels obs[{key!r}]; {adata.n_obs} cells; "
                        f"{seconds:.0f} s on {os.cpu_count()} cores.\n\n{markdown_table(layout)}\n")
-    save_figure(plot_runs(runs), out / "ari.png")
+    save_figure(plot_runs(runs, "SMOKE TEST (--quick): not the paper's protocol" if args.quick
+                          else f"Clustering agreement on {title}"), out / "ari.png")
     phases = runs.attrs["seconds"]
     settings = {k: v for k, v in vars(args).items() if k != "out"} | {
         "mode": mode, "label_key": key, "n_cells": adata.n_obs, "seconds": round(seconds, 1),
