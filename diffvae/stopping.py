@@ -60,6 +60,8 @@ def training_note(history: pd.DataFrame, epochs: int, monitor: str = "val_loss",
         change = f"{last / top - 1:.1%} higher"
     elif _mode(monitor) == "max" and last < top - WORSE_AUC:
         change = f"{top - last:.3f} lower"
+    elif best == len(values):
+        return f"The {name} was best at the last epoch ({best} of {epochs}, {top:.4g})."
     else:
         close = (f"within {WORSE_LOSS_SHARE:.0%}" if _mode(monitor) == "min"
                  else f"within {WORSE_AUC}")

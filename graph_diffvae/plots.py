@@ -25,7 +25,8 @@ def _legend_scatter(ax, embedding, labels):
 def links_on_tsne(embedding: np.ndarray, labels: Sequence, predicted: sp.spmatrix,
                   progenitors: Sequence[str], max_links: int = 300, *,
                   cells: np.ndarray | None = None):
-    """Fig. 4b: t-SNE of the node features with predicted progenitor-to-mature links drawn.
+    """Fig. 4b: t-SNE of the node features with predicted progenitor-to-mature links drawn;
+    None when no such link is there to draw.
 
     ``cells``: the cells the rows of ``embedding`` are (a sample, see
     :func:`diffvae.analysis.tsne_sample`); then only links between two of them are drawn.
@@ -35,12 +36,14 @@ def links_on_tsne(embedding: np.ndarray, labels: Sequence, predicted: sp.spmatri
     if cells is not None:
         row = np.full(len(labels), -1)
         row[cells] = np.arange(len(cells))
-    fig, ax = plt.subplots(figsize=(7.5, 5.5))
-    _legend_scatter(ax, embedding, labels if cells is None else labels[cells])
     edges = edge_list(predicted)
     edges = edges[(row[edges] >= 0).all(axis=1)]
     is_prog = np.isin(labels, progenitors)
     cross = edges[is_prog[edges[:, 0]] != is_prog[edges[:, 1]]][:max_links]
+    if not len(cross):
+        return None
+    fig, ax = plt.subplots(figsize=(7.5, 5.5))
+    _legend_scatter(ax, embedding, labels if cells is None else labels[cells])
     for i, j in cross:
         ax.plot(*embedding[row[[i, j]]].T, color="black", lw=0.4, alpha=0.5)
     ax.set(xticks=[], yticks=[], xlabel="t-SNE 1", ylabel="t-SNE 2",

@@ -378,3 +378,19 @@ def test_progenitor_attention_mass_by_type():
     np.testing.assert_allclose(mass.loc[[0, 1], ["A", "B"]].to_numpy(), expected.to_numpy())
     fig = plots.attention_mass(mass, labels)
     assert fig.axes[0].images[0].get_array().shape == (2, 2)
+
+
+def test_the_report_says_what_it_leaves_out_and_what_attention_can_say(tmp_path):
+    """pbmc68k_reduced (real, offline) has no progenitor types; attention on the paper's
+    one-neighbour graph has little to choose between."""
+    out = tmp_path / "out"
+    args = ["--dataset", "pbmc68k_reduced", "--conv", "gat", "--heads", "2", "--epochs", "2",
+            "--hidden-dim", "16", "--latent-dim", "4", "--out", str(out), "--quiet"]
+    assert train.main(args) == 0
+    text = (out / "report.md").read_text()
+    assert "Encoder: graph attention with 2 heads" in text and "every attention weight is near 0.5" in text
+    assert "No progenitor types are known for these data" in text
+    assert not (out / "links_tsne.png").exists() and "(0 shown)" not in text
+    share = json.loads((out / "metrics.json").read_text())["same_type_share"]
+    explained = "Co-expression links join cells of the same type more often" in text
+    assert explained == (share["coexpression"] > share["predicted"])

@@ -35,6 +35,8 @@ def test_the_best_epoch_and_the_note_say_what_the_history_shows():
     assert best_epoch(auc, "val_auc") == 2
     assert "0.050 lower (0.85)" in training_note(auc, 3, "val_auc")
     assert training_note(pd.DataFrame({"loss": [1.0, 0.5]}), 2) is None  # no validation
+    assert training_note(auc.iloc[:2], 2, "val_auc") == ("The validation AUC was best at the "
+                                                         "last epoch (2 of 2, 0.9).")
 
 
 class Weights(keras.callbacks.Callback):

@@ -213,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
                "best_epoch": best_epoch(model.history_, "val_auc"),
                "training": training_note(model.history_, args.epochs, "val_auc",
                                          early_stopping=args.early_stopping is not None)}
-    figures = {}
+    figures, notes = {}, []  # notes: what the report leaves out, and why
     if labels is not None:
         # the co-expression comparison reads the expression: from disk, of a sample of cells
         sampled = (tsne_sample(adata.n_obs, graphs.EXACT_NEIGHBOURS_MAX_CELLS, args.seed)
@@ -227,8 +227,17 @@ def run(args: argparse.Namespace) -> int:
         if sampled is not None:
             metrics["coexpression_cells"] = len(sampled)
         order = np.argsort(labels, kind="stable")
-        figures["links_tsne.png"] = plots.links_on_tsne(embedding, labels, predicted, progenitors,
-                                                        cells=embedded)
+        drawn = plots.links_on_tsne(embedding, labels, predicted, progenitors, cells=embedded)
+        if drawn is not None:
+            figures["links_tsne.png"] = drawn
+        elif progenitors:
+            notes.append("No predicted link joins a progenitor to a cell of another type"
+                         + ("" if embedded is None else " within the t-SNE's sample")
+                         + ", so the figure of such links (links_tsne.png) is not drawn.")
+        else:
+            notes.append("No progenitor types are known for these data (the dataset registry "
+                         "names none; `--progenitors TYPE ...` chooses them), so the progenitor "
+                         "link split and its figure (links_tsne.png) are left out.")
         figures["adjacency.png"] = plots.adjacency_panels(model.adjacency_, predicted, labels, order)
         if len(x) == adata.n_obs <= plots.COEXPRESSION_LIMIT:
             figures["coexpression.png"] = plots.coexpression(x, labels, order)
@@ -249,16 +258,25 @@ def run(args: argparse.Namespace) -> int:
     with atomic_path(out / "metrics.json") as tmp:
         tmp.write_text(json.dumps(metrics, indent=2))
     with atomic_path(out / "report.md") as tmp:
-        tmp.write_text(report(metrics, args, list(figures)))
+        tmp.write_text(report(metrics, args, list(figures), notes))
     test = model.link_metrics_["test"]
     print(f"held-out links: AUC {test['auc']:.3f}, AP {test['ap']:.3f}; wrote {out / 'report.md'}")
     return 0
 
 
-def report(metrics: dict, args, figures: list[str]) -> str:
-    """A one-page Markdown summary with the figures inline."""
+def report(metrics: dict, args, figures: list[str], notes: list[str] = ()) -> str:
+    """A one-page Markdown summary with the figures inline, and ``notes`` saying what it leaves
+    out and why."""
     link = metrics["link_prediction"]
     title = "the multitask DiffVAE" if args.multitask else "Graph-DiffVAE"
+    encoder = ("Encoder: graph attention with "
+               f"{args.heads} head{'s' * (args.heads > 1)} (`--conv gat`); "
+               "link_importance.csv holds the attention each link gets."
+               if args.conv == "gat" else "Encoder: the paper's GCN layers.")
+    if args.conv == "gat" and args.k == 1:
+        encoder += (" With one neighbour per cell (k = 1) each cell attends to itself and one "
+                    "other cell, so every attention weight is near 0.5 and says little: "
+                    "`--k 10` or more gives attention something to choose between.")
     lines = [f"# Links between cells with {title}: {args.dataset or Path(args.data).name}", "",
              f"{metrics['n_cells']} cells; input graph `{metrics['graph']}` with k = {metrics['k']} "
              f"({metrics['n_input_edges']} edges); {args.epochs} epochs "
@@ -268,6 +286,7 @@ def report(metrics: dict, args, figures: list[str]) -> str:
                    f", data-parallel over {metrics['devices']} devices (a subgraph each)"))
              + ", learning rate "
              f"{args.learning_rate}, seed {args.seed}, Keras backend {keras_backend()}.", "",
+             encoder, "",
              *([] if metrics["tsne_cells"] == metrics["n_cells"] else [
                  f"The t-SNE figure shows a random sample of {metrics['tsne_cells']:,} cells and "
                  "the links between them.", ""]),
@@ -290,6 +309,12 @@ def report(metrics: dict, args, figures: list[str]) -> str:
                      "many edges per cell)" if "coexpression_cells" in metrics else "")
                   + "; chance: two random cells. "
                   f"k-means ARI of the representation: {metrics['kmeans_ari']:.3f}.", ""]
+        if share["coexpression"] > share["predicted"]:
+            lines += ["Co-expression links join cells of the same type more often than the "
+                      "predicted ones here: they are read from the expression itself, while the "
+                      "model predicts links from node features trained to rebuild the input "
+                      "graph. The predicted links' value is in held-out link prediction (above) "
+                      "and in the links they make between types.", ""]
     if "progenitor_links" in metrics:
         split = pd.DataFrame(metrics["progenitor_links"]).fillna(0.0).round(3)
         lines += ["## Where do progenitors link to?", "", markdown_table(split), ""]
@@ -297,7 +322,7 @@ def report(metrics: dict, args, figures: list[str]) -> str:
         weights = pd.DataFrame(metrics["progenitor_partner_lineage_weights"]).round(3)
         lines += ["Mean lineage weights (slingshot) of the cells that progenitors link to:", "",
                   markdown_table(weights), ""]
-    lines += [f"![{f}]({f})\n" for f in figures]
+    lines += [*(f"{note}\n" for note in notes), *(f"![{f}]({f})\n" for f in figures)]
     return "\n".join(lines) + "\n"
 
 
