@@ -38,6 +38,9 @@ N_GENES_PER_DIMENSION = 3       # high-weight genes per dimension
 # perturbation (Fig. 2-3)
 PERTURBATION_LAMBDAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
 PERTURBATION_N_DIMS = 5         # top dimensions of the target shifted
+#: a target that more than this share of source cells reach at lambda = 0 (decoding alone, no
+#: shift) is flagged: the decoder or the classifier converts them, not the perturbation
+PERTURBATION_DECODING_FLAG = 0.2
 FLIP_LAMBDA = 1.0               # lambda whose converted cells get the genes-to-flip analysis
 
 # comparison of representations (Table 2)

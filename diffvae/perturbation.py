@@ -151,3 +151,14 @@ def flip_analysis(decode: Callable[[np.ndarray], np.ndarray],
     flip_genes = (pd.concat(found, ignore_index=True) if found
                   else summaries[0] if summaries else pd.DataFrame())
     return needed_table, flip_genes
+
+
+def converted_by_decoding(table: pd.DataFrame,
+                          share: float = defaults.PERTURBATION_DECODING_FLAG) -> pd.Series:
+    """The targets (index) and their share of source cells converted at lambda = 0, decoding
+    alone without a shift (:func:`conversions`' table), where that share is above ``share``:
+    for them the conversions say more about the decoder and the classifier than about the
+    perturbation."""
+    at_zero = table[(table["lambda"] == 0) & (table["dimensions"] == "targeted")]
+    shares = (at_zero["n_converted"] / at_zero["n_source"]).set_axis(at_zero["target"])
+    return shares[shares > share].rename("share converted at lambda 0")

@@ -211,3 +211,15 @@ def test_a_target_no_cell_reaches_leaves_no_rows_and_no_pandas_warning(rng):
                                                         np.ones(4), [f"g{j}" for j in range(4)])
     assert set(needed["target"]) == {"a"} and set(flip_genes["target"]) == {"a"}
     assert flip_genes["n_cells"].dtype.kind in "iu"
+
+
+def test_targets_reached_by_decoding_alone_are_flagged():
+    table = pd.DataFrame(
+        [("a", 0.0, "targeted", 13, 13.0), ("a", 1.0, "targeted", 13, 13.0),
+         ("b", 0.0, "targeted", 13, 2.0), ("b", 1.0, "targeted", 13, 9.0),
+         ("a", 0.0, "random", 13, 12.0)],
+        columns=["target", "lambda", "dimensions", "n_source", "n_converted"])
+    flagged = perturbation.converted_by_decoding(table)
+    assert flagged.to_dict() == {"a": 1.0}  # b: 2 of 13 = 15 %, under the 20 % flag
+    assert perturbation.converted_by_decoding(table, share=0.1).to_dict() == pytest.approx(
+        {"a": 1.0, "b": 2 / 13})

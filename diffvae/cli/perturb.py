@@ -200,6 +200,12 @@ def report(table: pd.DataFrame, needed: pd.DataFrame, flip_genes: pd.DataFrame, 
                  f"{t} {n}" for t, n in metrics["source_cells_called"].items()) + ".", "",
              "## Source cells classified as each target", "", markdown_table(pivot), "",
              "Lambda = 0 is decoding alone, without a shift.", "",
+             *[f"**Not a result for {target}:** decoding alone, without a shift (lambda = 0), "
+               f"already makes the classifier call {share:.0%} of the source cells {target} "
+               f"(flagged above {defaults.PERTURBATION_DECODING_FLAG:.0%}), so its conversions "
+               "come from the decoder and the classifier, not from the shift; check the "
+               "classifier's confusion table above.\n"
+               for target, share in perturbation.converted_by_decoding(table).items()],
              "![conversion curves](conversion_curves.png)", "",
              "![converted cells on the t-SNE](conversions_tsne.png)", ""]
     if len(needed):
