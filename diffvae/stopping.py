@@ -56,17 +56,16 @@ def training_note(history: pd.DataFrame, epochs: int, monitor: str = "val_loss",
                  else f"training ran all {epochs} epochs")
         return (f"Early stopping: the {name} was best at epoch {best} ({top:.4g}); {ended} and "
                 f"kept the weights of epoch {best}.")
-    if _mode(monitor) == "min" and last > top * (1 + WORSE_LOSS_SHARE):
-        change = f"{last / top - 1:.1%} higher"
-    elif _mode(monitor) == "max" and last < top - WORSE_AUC:
-        change = f"{top - last:.3f} lower"
-    elif best == len(values):
-        return f"The {name} was best at the last epoch ({best} of {epochs}, {top:.4g})."
-    else:
-        close = (f"within {WORSE_LOSS_SHARE:.0%}" if _mode(monitor) == "min"
-                 else f"within {WORSE_AUC}")
-        return (f"The {name} was best at epoch {best} of {len(values)} ({top:.4g}); the last "
-                f"epoch is {close} of it.")
+    worse = (last > top * (1 + WORSE_LOSS_SHARE) if _mode(monitor) == "min"
+             else last < top - WORSE_AUC)
+    if not worse:
+        if best == len(values):
+            return f"The {name} was best at the last epoch ({best} of {epochs}, {top:.4g})."
+        close = f"within {WORSE_LOSS_SHARE:.0%}" if _mode(monitor) == "min" else f"within {WORSE_AUC}"
+        return (f"The {name} was best at epoch {best} of {epochs} ({top:.4g}); the last epoch "
+                f"is {close} of it.")
+    change = (f"{last / top - 1:.1%} higher" if _mode(monitor) == "min"
+              else f"{top - last:.3f} lower")
     return (f"The {name} was best at epoch {best} of {epochs} ({top:.4g}); at the last epoch "
             f"it is {change} ({last:.4g}): the model got worse on held-out data after epoch "
             f"{best}. Early stopping (`--early-stopping`; `early_stopping=` in `fit`) stops "

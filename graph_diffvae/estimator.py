@@ -136,7 +136,8 @@ class GraphEstimator(BaseEstimator):
         backed = open_h5ad(data)  # None for data in memory
         x, features = self._fit_preprocessor(data if backed is None else backed, layer)
         n = len(x) if backed is None else backed.n_obs
-        data_parallel = device_shards()[2] > 1
+        shards = device_shards()  # (first, local, total) devices; (0, 1, 1) without a distribution
+        data_parallel = shards[2] > 1
         if batch_size == "auto":
             batch_size = (None if n <= defaults.GRAPH_FULL_BATCH_MAX_CELLS and not data_parallel
                           else defaults.GRAPH_BATCH_SIZE)
@@ -171,7 +172,7 @@ class GraphEstimator(BaseEstimator):
         network.compile(optimizer=keras.optimizers.Adam(learning_rate),
                         jit_compile=keras_backend() == "jax")
         steps, embed, steps_per_epoch = self._training_input(
-            network, x, features, train, batch_size, loss, negative_ratio, seed)
+            network, x, features, train, batch_size, loss, negative_ratio, seed, shards)
         verbose, progress = keras_verbose(verbose), []
         if batch_size is None:  # one step per epoch: one bar over the epochs, not a bar each
             progress = [EpochProgbar()] if verbose == 1 else []
@@ -193,9 +194,11 @@ class GraphEstimator(BaseEstimator):
         return self
 
     def _training_input(self, network, x, features, train: sp.csr_matrix, batch_size: int | None,
-                        loss: str, negative_ratio: float, seed: int | None):
+                        loss: str, negative_ratio: float, seed: int | None,
+                        shards: tuple[int, int, int]):
         """(the ``fit`` input, ``embed()`` giving every cell's (Z*, mu), steps per epoch): the
-        whole graph in every step for ``batch_size`` None (the paper's), else subgraphs."""
+        whole graph in every step for ``batch_size`` None (the paper's), else subgraphs (shared
+        out over the data-parallel devices ``shards``, :func:`diffvae.distributed.device_shards`)."""
         a_norm = graphs.normalize(train)
         if batch_size is None:
             if loss == "auto":
@@ -208,7 +211,6 @@ class GraphEstimator(BaseEstimator):
 
             return (subgraphs.full_batch_input((x, a_norm), train, loss, negative_ratio,
                                                np.random.default_rng(seed)), embed, 1)
-        shards = device_shards()
         if shards[2] > 1:  # each process makes its own devices' subgraphs
             keras.distribution.distribution().auto_shard_dataset = False
         # JAX compiles the step for each new shape: padded steps have one

@@ -133,8 +133,9 @@ class SubgraphBatches:
         self.rng = np.random.default_rng(seed)
         # the processes draw parts from one stream, and each device's pairs from its own: the
         # same steps whichever process makes them
+        devices = range(self.first, self.first + self.local)
         self.pair_rngs = ([self.rng] if self.total == 1 else
-                          [np.random.default_rng([seed, s]) for s in range(self.first, self.first + self.local)])
+                          [np.random.default_rng([seed, device]) for device in devices])
         self.sizes = self._largest_subgraph() if pad or self.total > 1 else None
 
     def __len__(self) -> int:
