@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 #: training steps per compiled call at most: fewer Python round trips per epoch on the TensorFlow
-#: backend (with the pipeline below, 0.19 -> 0.13 s per epoch in benchmarks/train_speed.py)
+#: backend (benchmarks/train_speed.py measures the effect)
 STEPS_PER_EXECUTION = 4
 
 
@@ -37,7 +37,7 @@ def training_input(x: np.ndarray, batch_size: int, *, seed: int | None = None
     On the TensorFlow backend one repeated ``tf.data`` pipeline that shuffles row indices each
     epoch (seeded), gathers each batch and prefetches the next, with ``steps_per_epoch`` set so
     that Keras keeps its iterator from epoch to epoch: Keras's own adapter for arrays rebuilds its
-    pipeline every epoch (1.3x per epoch here), and a new iterator each epoch still cost 1.2x
+    pipeline every epoch, and even a new iterator each epoch costs time
     (benchmarks/train_speed.py). Compile with :func:`steps_per_execution` of that
     ``steps_per_epoch``. Other backends iterate numpy arrays without that cost and get ``x``
     itself.
@@ -68,9 +68,9 @@ def sequence_input(sequence, n_features: int) -> tuple[object, dict]:
     """A ``keras.utils.PyDataset`` of float32 ``(batch, n_features)`` arrays as ``fit`` input.
 
     On the TensorFlow backend a ``tf.data`` pipeline that asks the sequence for each batch when
-    the training step needs it, without prefetching: on two cores, preparing the next batch
-    while XLA runs the step on both made epochs 1.8x slower than taking turns (README, "Data
-    larger than memory"). The sequence draws its next order after its last batch, as Keras has
+    the training step needs it, without prefetching: on few cores, preparing the next batch
+    while XLA runs the step on all of them is slower than taking turns (measured in the
+    documentation's benchmarks page). The sequence draws its next order after its last batch, as Keras has
     it do at the end of an epoch. Other backends iterate the sequence itself.
     """
     import keras

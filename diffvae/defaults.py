@@ -15,7 +15,7 @@ VALIDATION_SPLIT = 0.2          # 80 / 20 train / validation
 EARLY_STOPPING_PATIENCE = 10
 
 #: DiffVAE.tuned(): the options benchmarks/mmd_study.py chose by one rule across datasets (best
-#: mean rank of k-means ARI on mu), over the paper's defaults above; README "Beyond the paper"
+#: mean rank of k-means ARI on mu), over the paper's defaults above; docs/studies/mmd.md
 #: (the Wasserstein auto-encoder's kernel and weight, mu and log sigma^2 without the ReLU)
 TUNED_DIFFVAE = {"mmd_kernel": "imq", "mmd_weight": 10.0, "mu_activation": "linear",
                  "log_var_activation": "linear"}
@@ -55,7 +55,7 @@ GRAPH_LEARNING_RATE = 1e-4
 GRAPH_K = 1                     # each cell to its most correlated cell
 GRAPH_DENSE_LOSS_MAX_CELLS = 5000   # above: loss "auto" scores edges + sampled non-edges
 #: batch_size "auto": full batch (the paper's) up to this many cells, subgraphs of
-#: GRAPH_BATCH_SIZE cells above (README, "Atlas scale: subgraph minibatches from disk")
+#: GRAPH_BATCH_SIZE cells above (docs/scale.md)
 GRAPH_FULL_BATCH_MAX_CELLS = 100_000
 GRAPH_BATCH_SIZE = 4096         # cells per subgraph minibatch
 GRAPH_PARTS_PER_BATCH = 8       # Cluster-GCN: a minibatch joins this many random graph parts
@@ -73,6 +73,6 @@ SPACES = ("latent", "tsne")     # mu itself or its 2-D t-SNE (the paper clusters
 LEIDEN_RESOLUTION = 1.0         # scanpy's default
 N_NEIGHBORS = 15                # the kNN graph Leiden cuts (scanpy's default)
 
-# identification at scale: above these numbers of cells a step changes method (README, "Scale")
+# identification at scale: above these numbers of cells a step changes method (docs/scale.md)
 TSNE_MAX_CELLS = 100_000        # t-SNE of a seeded random sample of this many cells (figure only)
 EXACT_CLUSTERING_MAX_CELLS = 100_000  # above: k-means by minibatches; DBSCAN refused

@@ -209,7 +209,7 @@ class _NeuralModel(LatentModel):
             train, batches = training_input(scaled[train_rows], batch_size, seed=seed)
             valid = validation_input(scaled[valid_rows], batch_size) if len(valid_rows) else None
         network = self._build_network(len(self.preprocessor_.genes_), seed)
-        # XLA: 1.7x faster per epoch than TensorFlow's default here (benchmarks/train_speed.py).
+        # XLA: faster per epoch than TensorFlow's default graph mode (benchmarks/train_speed.py).
         network.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=True,
                         steps_per_execution=steps_per_execution(batches.get("steps_per_epoch")))
         self.history_ = fit_network(

@@ -75,7 +75,7 @@ def conversions(decode: Callable[[np.ndarray], np.ndarray], predict: Callable[[n
 
 def genes_to_flip(x: np.ndarray, y: np.ndarray, predict: Callable[[np.ndarray], np.ndarray],
                   target: str) -> np.ndarray:
-    """For each cell, the fewest genes, taken in order of |y - x|, whose values set to y make
+    """For each cell, the fewest genes, taken in order of ``|y - x|``, whose values set to y make
     ``predict`` call the cell ``target`` (all others kept as in x); -1 if even y is not.
 
     ``x`` (cells x genes) is the cells' expression, ``y`` their perturbed reconstruction. Every

@@ -189,7 +189,7 @@ class Preprocessor:
         pre = cls(config["normalize"], config["target_sum"], config["n_top_genes"])
         pre.normalize_, pre.target_sum_ = config["normalize_"], config["target_sum_"]
         pre.genes_ = list(config["genes_"])
-        # bundles before 0.3 did not keep the genes before selection (and normalised new data
+        # bundles saved by 0.1 did not keep the genes before selection (and normalised new data
         # over the selected genes only)
         pre.input_genes_ = list(config.get("input_genes_", pre.genes_))
         pre.min_, pre.max_ = np.asarray(arrays["min_"]), np.asarray(arrays["max_"])

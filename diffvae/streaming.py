@@ -138,7 +138,7 @@ class RowReader:
     """Reads spans of consecutive rows of a backed AnnData's X straight from its HDF5 datasets.
 
     For a CSR matrix the row pointers (8 bytes per cell) are read once; a span is then two
-    contiguous reads, about 0.1 ms, where anndata's own slicing costs about 3 ms a call. A
+    contiguous reads, far cheaper than anndata's own slicing (benchmarks/scale.py). A
     column-wise (CSC) matrix cannot be read by rows and is refused.
     """
 

@@ -7,7 +7,8 @@
 Both search exactly up to :data:`EXACT_NEIGHBOURS_MAX_CELLS` cells (the cost grows as N^2) and
 approximately above it, with pynndescent's nearest-neighbour descent (about N log N; scanpy's
 neighbour search): the most correlated cell is the nearest one in Euclidean distance between
-standardised rows, since |z_i - z_j|^2 = 2 - 2 r_ij.
+standardised rows, since ``|z_i - z_j|^2 = 2 - 2 r_ij``.
+
 - :func:`exact_top_products` and :func:`approximate_top_products`: each cell's partners with the
   largest inner products (Graph-DiffVAE's predicted links).
 - :func:`read_graph`: a user's adjacency (``.npz``, ``.mtx`` or an edge-list CSV).
@@ -77,8 +78,8 @@ def approximate_neighbours(x: np.ndarray, k: int, *, seed: int | None = 0) -> np
 def approximate_top_products(z: np.ndarray, k: int, *, seed: int | None = 0) -> np.ndarray:
     """Each row's ``k`` other rows with the largest z_i . z_j (cells x k, largest first),
     approximately: the nearest Euclidean neighbours of [z_i, 0] among the points
-    [z_j, sqrt(M^2 - |z_j|^2)] (M: the largest norm), whose squared distance is
-    |z_i|^2 + M^2 - 2 z_i . z_j, searched with pynndescent."""
+    ``[z_j, sqrt(M^2 - |z_j|^2)]`` (M: the largest norm), whose squared distance is
+    ``|z_i|^2 + M^2 - 2 z_i . z_j``, searched with pynndescent."""
     from pynndescent import NNDescent
 
     z = np.asarray(z, dtype=np.float32)
@@ -99,7 +100,7 @@ def exact_top_products(z: np.ndarray, k: int, *,
     exactly, and the share of all pairs it had to score.
 
     Candidates are scored in blocks in order of decreasing norm, and a block of rows stops as
-    soon as none of the rest can beat its k-th best (z_i . z_j <= |z_i| |z_j|): the cost is the
+    soon as none of the rest can beat its k-th best (``z_i . z_j <= |z_i| |z_j|``): the cost is the
     scanned share of N^2, small when norms vary (the best partners have large norms) and all
     of it when every norm is equal. ``block_size`` rows are scored against four times as
     many candidates at a time.
@@ -155,7 +156,7 @@ def block_rows(n: int, block_size: int | None) -> int:
 
 
 def top_k_pairs(z: np.ndarray, k: int, *, absolute: bool = False, block_size: int | None = None):
-    """For each row i, the k other rows j with the largest z_i . z_j (or |z_i . z_j|), computed
+    """For each row i, the k other rows j with the largest z_i . z_j (or ``|z_i . z_j|``), computed
     in row blocks; returns (rows, cols, scores)."""
     n = len(z)
     block_size = block_rows(n, block_size)
@@ -190,7 +191,7 @@ def pearson_graph(x: np.ndarray, k: int = 1, *, block_size: int | None = None,
     Exact (``method="exact"``, or "auto" up to :data:`EXACT_NEIGHBOURS_MAX_CELLS` cells): the
     edges of scikit-learn's ``NearestNeighbors(metric="correlation")`` (tested), computed here
     as blocks of row dot products of standardised rows: the same top-k serves the
-    inner-product and |r| graphs, and a cell with constant expression (undefined correlation,
+    inner-product and ``|r|`` graphs, and a cell with constant expression (undefined correlation,
     NaN distances in scikit-learn) counts as correlation 0 with every cell. Approximate
     ("approximate", or "auto" above that size): :func:`approximate_neighbours` of the
     standardised rows (``seed`` seeds it)."""
@@ -206,7 +207,7 @@ def pearson_graph(x: np.ndarray, k: int = 1, *, block_size: int | None = None,
 
 def coexpression_graph(x: np.ndarray, n_edges: int, *, block_size: int | None = None,
                        method: str = "auto", seed: int | None = 0) -> sp.csr_matrix:
-    """The ``n_edges`` cell pairs with the highest |Pearson correlation| (the paper's Fig. 4e
+    """The ``n_edges`` cell pairs with the highest ``|Pearson correlation|`` (the paper's Fig. 4e
     co-expression matrix thresholded to a given number of edges), undirected.
 
     Candidates are each cell's top ceil(4 n_edges / n) partners; the global top pairs are chosen

@@ -63,9 +63,8 @@ def top_partners(z: np.ndarray, k: int = 1, *, method: str = "auto",
 
     ``"exact"`` and ``"auto"``: :func:`~graph_diffvae.graphs.exact_top_products` (blocks of
     candidates in order of decreasing norm, stopped when none can do better; never N x N at
-    once), at every size: on two cores it found every top partner of a million cells in about
-    two minutes, where pynndescent's query had not finished 100,000 in six
-    (``benchmarks/link_search.py``). ``"approximate"``: pynndescent
+    once), at every size: exact, and faster than pynndescent's query at scale
+    (``benchmarks/link_search.py``; figures in the documentation's benchmarks page). ``"approximate"``: pynndescent
     (:func:`~graph_diffvae.graphs.approximate_top_products`), ``seed`` seeding it.
     """
     z = np.asarray(z)

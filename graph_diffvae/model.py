@@ -43,6 +43,8 @@ class GraphDiffVAE(GraphEstimator):
         The encoder's graph layers: ``"gcn"`` (the paper's) or ``"gat"``, graph attention with
         ``heads`` heads (the paper's future work); see :meth:`link_importance`.
 
+    Notes
+    -----
     Training (:meth:`fit`): the paper's 200 full-batch epochs with learning rate 1e-4;
     :meth:`transform` returns the node features Z* (``obsm["X_graph_diffvae"]``).
     """

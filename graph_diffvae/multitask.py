@@ -185,6 +185,8 @@ class MultitaskDiffVAE(GraphEstimator):
     mmd_weight, mmd_samples
         Weight of the MMD term, and cells per MMD estimate (a fresh random subset every step).
 
+    Notes
+    -----
     Training defaults (:meth:`fit`): 300 epochs with learning rate 1e-3
     (:data:`~diffvae.defaults.MULTITASK_EPOCHS`, ``MULTITASK_LEARNING_RATE``).
     """

@@ -101,7 +101,7 @@ def attention_mass(mass: pd.DataFrame, labels: Sequence):
 
 
 def coexpression(x: np.ndarray, labels: Sequence, order: np.ndarray):
-    """Fig. 4e: |Pearson correlation| between all cells, sorted by type."""
+    """Fig. 4e: ``|Pearson correlation|`` between all cells, sorted by type."""
     labels = np.asarray(labels).astype(str)
     corr = np.abs(np.corrcoef(x[order]))
     fig, ax = plt.subplots(figsize=(6, 5.2))

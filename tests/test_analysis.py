@@ -68,19 +68,28 @@ def test_values_on_embedding_draws_one_panel_per_value(rng):
     np.testing.assert_allclose(coloured.get_array(), facs[4:])
 
 
-def test_a_colour_means_one_thing_in_both_tsne_panels(rng):
+def test_tsne_panels_give_every_cluster_its_colour_and_id_and_types_one_colour_each(rng):
     from diffvae.analysis import plots
 
     clusters = np.repeat([0, 1, 2, 3], 10)
     labels = np.repeat(["B cell", "T cell", "B cell", "NK"], 10)
     names = {0: "B cell", 1: "T cell", 2: "unknown", 3: "B cell"}
-    fig = plots.tsne_panels(rng.normal(size=(40, 2)), clusters, labels, names)
-    left, right = fig.axes[:2]
-    cluster_colour = {c.get_label(): tuple(c.get_facecolor()[0]) for c in left.collections}
-    label_colour = {c.get_label(): tuple(c.get_facecolor()[0]) for c in right.collections}
-    assert cluster_colour["0: B cell (10)"] == label_colour["B cell (20)"] == cluster_colour["3: B cell (10)"]
-    assert cluster_colour["1: T cell (10)"] == label_colour["T cell (10)"]
-    assert cluster_colour["2: unknown (10)"] not in label_colour.values()
+    embedding = rng.normal(size=(40, 2)) + np.repeat(np.arange(4) * 10.0, 10)[:, None]
+    fig = plots.tsne_panels(embedding, clusters, labels, names)
+    by_cluster, by_type, by_label = fig.axes[:3]
+    colour = lambda ax: {c.get_label(): tuple(c.get_facecolor()[0]) for c in ax.collections}
+    cluster_colour, type_colour, label_colour = colour(by_cluster), colour(by_type), colour(by_label)
+    # four clusters, four colours, ids written at each cluster's median
+    assert sorted(cluster_colour) == ["0 (10)", "1 (10)", "2 (10)", "3 (10)"]
+    assert len(set(cluster_colour.values())) == 4
+    ids = {t.get_text(): t.get_position() for t in by_cluster.texts}
+    assert sorted(ids) == ["0", "1", "2", "3"]
+    np.testing.assert_allclose(ids["2"], np.median(embedding[20:30], axis=0))
+    # a type is one colour in the assigned and the reference panels; "unknown" none of the labels'
+    assert type_colour["B cell (20)"] == label_colour["B cell (20)"]
+    assert type_colour["T cell (10)"] == label_colour["T cell (10)"]
+    assert type_colour["unknown (10)"] not in label_colour.values()
+    assert "assigned" in by_type.get_title() and by_label.get_title() == "reference labels"
 
 
 def test_marker_dot_plot_has_its_legends_and_the_naming_quantity(rng):

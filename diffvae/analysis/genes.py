@@ -18,7 +18,7 @@ from ..errors import InputError
 
 def high_weight_genes(omega: np.ndarray, genes: Sequence[str], dims: Sequence[int] | None = None,
                       n_genes: int = 10) -> pd.DataFrame:
-    """Long table: for each dimension, its ``n_genes`` genes of largest |weight|.
+    """Long table: for each dimension, its ``n_genes`` genes of largest ``|weight|``.
 
     Columns: dimension, rank (1 = largest), gene, weight (signed).
     """

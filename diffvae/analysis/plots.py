@@ -8,6 +8,8 @@ from matplotlib.ticker import MaxNLocator
 import numpy as np
 import pandas as pd
 
+from .markers import UNKNOWN
+
 
 def _scatter_by(ax, embedding: np.ndarray, groups: Sequence, title: str, colours: Mapping) -> None:
     groups = np.asarray(groups).astype(str)
@@ -19,33 +21,54 @@ def _scatter_by(ax, embedding: np.ndarray, groups: Sequence, title: str, colours
     ax.legend(markerscale=3, fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
 
 
-def _palette(names: Sequence[str], cmap: str) -> dict[str, tuple]:
-    colours = plt.get_cmap(cmap)
-    return {name: colours(i % colours.N) for i, name in enumerate(names)}
+def _palette(names: Sequence[str]) -> dict[str, tuple]:
+    """One colour per name: tab20's ten strong colours first, then its ten light ones, then
+    evenly spaced hues; an unnamed cluster ("unknown") is grey."""
+    names = [n for n in names if n != UNKNOWN]
+    if len(names) <= 20:
+        tab20 = plt.get_cmap("tab20")
+        order = [*range(0, 20, 2), *range(1, 20, 2)]
+        colours = {name: tab20(order[i]) for i, name in enumerate(names)}
+    else:
+        colours = {name: plt.get_cmap("hsv")(i / len(names)) for i, name in enumerate(names)}
+    return {**colours, UNKNOWN: (0.7, 0.7, 0.7, 1.0)}
+
+
+def _write_ids(ax, embedding: np.ndarray, clusters: np.ndarray) -> None:
+    """Each cluster's id at the median of its cells, so the map reads like the tables."""
+    for c in np.unique(clusters):
+        x, y = np.median(embedding[clusters == c], axis=0)
+        ax.text(x, y, str(c), fontsize=8, weight="bold", ha="center", va="center",
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.7})
 
 
 def tsne_panels(embedding: np.ndarray, clusters: Sequence, labels: Sequence | None = None,
                 cluster_names: Mapping | None = None):
-    """t-SNE coloured by cluster (named by ``cluster_names``) and, if given, by reference label.
+    """t-SNE by cluster, by the type each cluster was named (with ``cluster_names``) and by the
+    reference labels (if given).
 
-    A colour means one thing in both panels: a cluster named after a reference type takes that
-    type's colour; other clusters take colours from a palette the labels do not use.
+    Every cluster has its own colour and its id written on the map. In the other two panels a
+    colour is a cell type, the same in both, so a named cluster can be checked against the
+    labels at a glance; a type only one of them has gets a colour the other does not use.
     """
     clusters = np.asarray(clusters)
-    label_names = [] if labels is None else sorted(set(np.asarray(labels).astype(str).tolist()))
-    label_colours = _palette(label_names, "tab20" if len(label_names) > 10 else "tab10")
     ids = np.unique(clusters).tolist()
-    named = {c: f"{c}: {cluster_names[c]}" if cluster_names else str(c) for c in ids}
-    unmatched = iter(_palette([str(c) for c in ids], "tab20b").values())
-    cluster_colours = {named[c]: label_colours.get(cluster_names[c]) if cluster_names else None
-                       for c in ids}
-    cluster_colours = {k: v if v is not None else next(unmatched) for k, v in cluster_colours.items()}
-    n = 1 if labels is None else 2
-    fig, axes = plt.subplots(1, n, figsize=(6.5 * n, 4.8), squeeze=False)
-    _scatter_by(axes[0, 0], embedding, [named[c] for c in clusters.tolist()], "clusters",
-                cluster_colours)
+    panels = [("clusters", [str(c) for c in clusters.tolist()], _palette([str(c) for c in ids]))]
+    types = []
+    if cluster_names:
+        types += [str(cluster_names[c]) for c in ids]
     if labels is not None:
-        _scatter_by(axes[0, 1], embedding, labels, "reference labels", label_colours)
+        types += np.asarray(labels).astype(str).tolist()
+    type_colours = _palette(sorted(set(types)))
+    if cluster_names:
+        assigned = [str(cluster_names[c]) for c in clusters.tolist()]
+        panels.append(("type assigned to each cluster (marker genes)", assigned, type_colours))
+    if labels is not None:
+        panels.append(("reference labels", labels, type_colours))
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.8), squeeze=False)
+    for ax, (title, groups, colours) in zip(axes[0], panels):
+        _scatter_by(ax, embedding, groups, title, colours)
+    _write_ids(axes[0, 0], embedding, clusters)
     fig.tight_layout()
     return fig
 

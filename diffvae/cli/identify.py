@@ -42,7 +42,7 @@ from .common import (add_data_arguments, add_model_arguments, add_run_arguments,
                      parse_args, reference_labels, save_figure, write_csv, write_h5ad)
 
 FIGURES = {
-    "tsne.png": "t-SNE of mu coloured by cluster and by reference label (Fig. 1b)",
+    "tsne.png": "t-SNE of mu by cluster (ids on the map), by assigned type and by reference label (Fig. 1b)",
     "latent_dims.png": "latent dimensions that encode each cluster (Fig. 1c)",
     "high_weight_genes.png": "high-weight genes per cluster (Fig. 1d)",
     "markers.png": "marker genes per cluster (Fig. 1e)",

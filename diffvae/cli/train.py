@@ -5,8 +5,7 @@ and loss curves (``loss.png``), and the latent representation (``latent.h5ad`` w
 ``obsm["X_<model>"]``, and ``latent.csv``).
 
 ``--data-parallel`` trains on every device of every process that ``KERAS_DISTRIBUTION_*``
-variables join (Keras's ``DataParallel`` on the JAX backend; see the README, "Training on more
-than one machine"); ``--batch-size`` stays the global batch and only process 0 writes outputs.
+variables join (Keras's ``DataParallel`` on the JAX backend; see docs/distributed.md); ``--batch-size`` stays the global batch and only process 0 writes outputs.
 
 ``--backed`` trains from an .h5ad on disk without loading it (anndata's backed mode: minibatches
 are read and scaled on the fly; for data larger than memory); ``latent.h5ad`` then holds the
