@@ -23,6 +23,18 @@ def edge_list(adjacency: sp.spmatrix) -> np.ndarray:
     return np.stack([upper.row, upper.col], axis=1)
 
 
+def progenitor_crossings(adjacency: sp.spmatrix, labels: Sequence, progenitors: Sequence[str],
+                         cells: np.ndarray | None = None) -> np.ndarray:
+    """The undirected edges (rows (i, j)) that join a progenitor to a cell of another type;
+    with ``cells`` (a sample's indices) only those between two of them."""
+    labels = np.asarray(labels).astype(str)
+    edges = edge_list(adjacency)
+    if cells is not None:
+        edges = edges[np.isin(edges, cells).all(axis=1)]
+    is_prog = np.isin(labels, progenitors)
+    return edges[is_prog[edges[:, 0]] != is_prog[edges[:, 1]]]
+
+
 def same_type_share(adjacency: sp.spmatrix, labels: Sequence) -> float:
     """Share of the undirected edges that join two cells with the same label."""
     labels = np.asarray(labels).astype(str)

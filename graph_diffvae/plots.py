@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .evaluation import edge_list
+from .evaluation import progenitor_crossings
 
 COEXPRESSION_LIMIT = 5000  # the co-expression figure is an N x N image
 
@@ -32,14 +32,10 @@ def links_on_tsne(embedding: np.ndarray, labels: Sequence, predicted: sp.spmatri
     :func:`diffvae.analysis.tsne_sample`); then only links between two of them are drawn.
     """
     labels = np.asarray(labels).astype(str)
-    row = np.arange(len(labels))  # each cell's row in the embedding (-1: not embedded)
+    row = np.arange(len(labels))  # each cell's row in the embedding
     if cells is not None:
-        row = np.full(len(labels), -1)
         row[cells] = np.arange(len(cells))
-    edges = edge_list(predicted)
-    edges = edges[(row[edges] >= 0).all(axis=1)]
-    is_prog = np.isin(labels, progenitors)
-    cross = edges[is_prog[edges[:, 0]] != is_prog[edges[:, 1]]][:max_links]
+    cross = progenitor_crossings(predicted, labels, progenitors, cells)[:max_links]
     if not len(cross):
         return None
     fig, ax = plt.subplots(figsize=(7.5, 5.5))

@@ -36,21 +36,19 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from graph_diffvae import evaluation, graphs, plots
+from graph_diffvae import graphs
 from graph_diffvae.estimator import check_backend
 from graph_diffvae.model import GraphDiffVAE
 from graph_diffvae.multitask import MultitaskDiffVAE
+from graph_diffvae.pipeline import link_cells
 
 from .. import defaults
 from .._files import atomic_path
 from .._progress import step
-from ..analysis import tsne, tsne_sample
-from ..datasets import progenitor_types
 from ..base import keras_backend
-from ..distributed import data_parallel, device_shards
+from ..datasets import progenitor_types
+from ..distributed import data_parallel
 from ..errors import InputError
-from ..stopping import best_epoch, training_note
-from ..streaming import ScaledRows
 from .common import (add_data_arguments, add_data_parallel_argument, add_early_stopping_argument,
                      add_run_arguments, command, load_input, markdown_table, new_parser,
                      parse_args, process_outputs, reference_labels, save_figure, write_csv,
@@ -150,118 +148,63 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Everything after the options: train, predict links, write the outputs to ``args.out``."""
+    """Everything after the options: :func:`graph_diffvae.pipeline.link_cells`, then its outputs
+    written to ``args.out``."""
     adata = load_input(args)
-    key, labels = reference_labels(adata, args.label_key)
-    progenitors = args.progenitors or progenitor_types(adata)
-    if labels is not None and set(progenitors) - set(labels):
-        raise InputError(f"progenitor type(s) {sorted(set(progenitors) - set(labels))} not in obs[{key!r}]")
-    adjacency = None
-    if args.graph.startswith("obsp:"):
-        key_obsp = args.graph[len("obsp:"):]
-        if key_obsp not in adata.obsp:
-            raise InputError(f"no adata.obsp[{key_obsp!r}]; obsp keys: {list(adata.obsp)}")
-        adjacency = graphs.check_graph(adata.obsp[key_obsp], adata.n_obs, args.graph)
-    elif args.graph not in ("pearson", "knn"):
-        adjacency = graphs.read_graph(args.graph, adata.n_obs, adata.obs_names)
-    graph_options = {"graph": args.graph if adjacency is None else "precomputed", "k": args.k,
-                     "use_rep": args.use_rep, "conv": args.conv, "heads": args.heads}
+    _, labels = reference_labels(adata, args.label_key)
+    graph_options = {"graph": args.graph if args.graph in ("pearson", "knn") else "precomputed",
+                     "k": args.k, "use_rep": args.use_rep, "conv": args.conv, "heads": args.heads}
     if args.multitask:
         model = MultitaskDiffVAE(args.latent_dim, (args.hidden_dim, max(1, args.hidden_dim // 2)),
                                  graph_weight=args.graph_weight, **graph_options)
     else:
         model = GraphDiffVAE(args.hidden_dim, args.latent_dim, **graph_options)
-    name = "the multitask DiffVAE" if args.multitask else "Graph-DiffVAE"
-    args.model_name = args.model_name or model.model_type
-    with step(f"training {name} for {args.epochs} epochs"):
-        model.fit(adata, adjacency=adjacency, epochs=args.epochs, learning_rate=args.learning_rate,
-                  batch_size=args.batch_size, seed=args.seed, loss=args.loss,
-                  early_stopping=args.early_stopping,
-                  verbose=0 if args.quiet else "auto", layer=args.layer)
-    with step("predicted links"):
-        predicted = model.predict_links(k=args.k)
+    result = link_cells(adata, model, adjacency=input_graph(args.graph, adata), labels=labels,
+                        progenitors=args.progenitors or progenitor_types(adata),
+                        tsne_max_cells=args.tsne_max_cells, seed=args.seed, layer=args.layer,
+                        epochs=args.epochs, learning_rate=args.learning_rate,
+                        batch_size=args.batch_size, loss=args.loss,
+                        early_stopping=args.early_stopping, verbose=0 if args.quiet else "auto")
 
     out: Path = args.out
-    model.save(out / args.model_name, overwrite=True)
+    model.save(out / (args.model_name or model.model_type), overwrite=True)
     with atomic_path(out / "node_features.npy") as tmp:
         np.save(tmp, model.node_features_)
-    for name, matrix in (("input_adjacency.npz", model.adjacency_), ("predicted_adjacency.npz", predicted)):
+    for name, matrix in (("input_adjacency.npz", model.adjacency_),
+                         ("predicted_adjacency.npz", result.predicted)):
         with atomic_path(out / name) as tmp:
             sp.save_npz(tmp, matrix)
-    # the command read its own AnnData: annotate it rather than copy its matrix (from disk:
-    # the annotations without the matrix, which stays in the input file)
-    annotated = (ad.AnnData(obs=adata.obs.copy(), var=adata.var.copy()) if adata.isbacked
-                 else adata.copy() if adata.is_view else adata)
-    annotated.obsm["X_graph_diffvae"] = model.node_features_
-    annotated.obsm[model.default_key] = representation = model.transform()
-    embedded = tsne_sample(adata.n_obs, args.tsne_max_cells, args.seed)
-    with step(f"t-SNE of {adata.n_obs if embedded is None else len(embedded)} cells"):
-        embedding = tsne(representation if embedded is None else representation[embedded],
-                         seed=args.seed)
-    if embedded is None:  # a sample's t-SNE is the figure's only
-        annotated.obsm["X_tsne"] = embedding
-    annotated.obsp["input_graph"] = model.adjacency_
-    annotated.obsp["predicted_graph"] = predicted
-    write_h5ad(annotated, out / "graph_diffvae.h5ad")
-
-    metrics = {"model": model.model_type, "graph": args.graph, "k": args.k, "n_cells": adata.n_obs,
-               "batch_size": model.batch_size_, "devices": device_shards()[2],
-               "tsne_cells": adata.n_obs if embedded is None else len(embedded),
-               "n_input_edges": int(evaluation.edge_list(model.adjacency_).shape[0]),
-               "n_predicted_edges": int(evaluation.edge_list(predicted).shape[0]),
-               "link_prediction": model.link_metrics_,
-               "best_epoch": best_epoch(model.history_, "val_auc"),
-               "training": training_note(model.history_, args.epochs, "val_auc",
-                                         early_stopping=args.early_stopping is not None)}
-    figures, notes = {}, []  # notes: what the report leaves out, and why
-    if labels is not None:
-        # the co-expression comparison reads the expression: from disk, of a sample of cells
-        sampled = (tsne_sample(adata.n_obs, graphs.EXACT_NEIGHBOURS_MAX_CELLS, args.seed)
-                   if adata.isbacked else None)
-        x = (ScaledRows(adata, model.preprocessor_)(np.arange(adata.n_obs) if sampled is None else sampled)
-             if adata.isbacked else model.preprocessor_.transform(adata))
-        lineages = adata.obs.filter(regex=r"^weight_lineage")
-        with step("what the links join (cell types, progenitors)"):
-            metrics.update(evaluation.biological_metrics(model, x, predicted, labels, progenitors,
-                                                         args.seed, lineages, cells=sampled))
-        if sampled is not None:
-            metrics["coexpression_cells"] = len(sampled)
-        order = np.argsort(labels, kind="stable")
-        drawn = plots.links_on_tsne(embedding, labels, predicted, progenitors, cells=embedded)
-        if drawn is not None:
-            figures["links_tsne.png"] = drawn
-        elif progenitors:
-            notes.append("No predicted link joins a progenitor to a cell of another type"
-                         + ("" if embedded is None else " within the t-SNE's sample")
-                         + ", so the figure of such links (links_tsne.png) is not drawn.")
-        else:
-            notes.append("No progenitor types are known for these data (the dataset registry "
-                         "names none; `--progenitors TYPE ...` chooses them), so the progenitor "
-                         "link split and its figure (links_tsne.png) are left out.")
-        figures["adjacency.png"] = plots.adjacency_panels(model.adjacency_, predicted, labels, order)
-        if len(x) == adata.n_obs <= plots.COEXPRESSION_LIMIT:
-            figures["coexpression.png"] = plots.coexpression(x, labels, order)
-    if args.conv == "gat":
-        links = model.link_importance(adata, layer=args.layer)
-        if labels is not None and progenitors:
-            mass = evaluation.progenitor_attention(links, labels, progenitors)
-            figures["progenitor_attention.png"] = plots.attention_mass(mass, labels)
-            write_csv(mass.set_axis(adata.obs_names[mass.index]).rename_axis("progenitor_cell"),
-                      out / "progenitor_attention.csv")
-        links.insert(0, "target_cell", adata.obs_names[links["target"]])
-        links.insert(1, "source_cell", adata.obs_names[links["source"]])
-        write_csv(links, out / "link_importance.csv", index=False)
+    write_h5ad(result.annotate(adata), out / "graph_diffvae.h5ad")
+    if result.progenitor_attention is not None:
+        mass = result.progenitor_attention
+        write_csv(mass.set_axis(adata.obs_names[mass.index]).rename_axis("progenitor_cell"),
+                  out / "progenitor_attention.csv")
+    if result.link_importance is not None:
+        write_csv(result.link_importance, out / "link_importance.csv", index=False)
     write_csv(model.history_, out / "history.csv")
-    figures["training.png"] = plots.training_curves(model.history_)
+    figures = result.figures()
     for name, fig in figures.items():
         save_figure(fig, out / name)
     with atomic_path(out / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2))
+        tmp.write_text(json.dumps(result.metrics, indent=2))
     with atomic_path(out / "report.md") as tmp:
-        tmp.write_text(report(metrics, args, list(figures), notes))
+        tmp.write_text(report(result.metrics, args, list(figures), result.notes))
     test = model.link_metrics_["test"]
     print(f"held-out links: AUC {test['auc']:.3f}, AP {test['ap']:.3f}; wrote {out / 'report.md'}")
     return 0
+
+
+def input_graph(graph: str, adata: ad.AnnData):
+    """``--graph``: None for a graph the model builds (pearson, knn), else the adjacency of
+    ``obsp:KEY`` or of a file."""
+    if graph in ("pearson", "knn"):
+        return None
+    if graph.startswith("obsp:"):
+        key = graph[len("obsp:"):]
+        if key not in adata.obsp:
+            raise InputError(f"no adata.obsp[{key!r}]; obsp keys: {list(adata.obsp)}")
+        return graphs.check_graph(adata.obsp[key], adata.n_obs, graph)
+    return graphs.read_graph(graph, adata.n_obs, adata.obs_names)
 
 
 def report(metrics: dict, args, figures: list[str], notes: list[str] = ()) -> str:

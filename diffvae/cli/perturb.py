@@ -1,9 +1,9 @@
 """``diffvae perturb``: change cell states by shifting latent dimensions (paper Fig. 2-3).
 
-Trains (or loads) DiffVAE and the cell-state classifier on the mature (target) types, shifts the
-source cells' mu along each target's top dimensions by lambda standard deviations, decodes and
-classifies, with lambda = 0 and random dimensions as controls; then finds how many genes each
-converted cell needs changed. Writes to ``--out``: conversions.csv, target_dimensions.csv,
+Trains (or loads) DiffVAE, then runs :func:`diffvae.cell_states.change_cell_states`: the
+cell-state classifier on the mature (target) types, the source cells' mu shifted along each
+target's top dimensions by lambda standard deviations, decoded and classified, with lambda = 0
+and random dimensions as controls, and how many genes each converted cell needs changed. Writes to ``--out``: conversions.csv, target_dimensions.csv,
 genes_to_flip.csv, flip_genes.csv, classifier_metrics.json, classifier_confusion.csv, the
 classifier and model bundles, figures (PNG) and report.md.
 
@@ -16,21 +16,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .. import defaults, perturbation
+from .. import defaults
 from .._checks import optional, positive_int
 from .._files import atomic_path
-from .._progress import step
-from ..analysis import UNKNOWN, plots, tsne
-from ..analysis.pipeline import identify_cell_types
-from ..classifier import CellStateClassifier
-from ..datasets import marker_set
 from ..base import keras_backend
+from ..cell_states import (CellStateChange, change_cell_states, check_options, check_states,
+                           cluster_states)
+from ..datasets import marker_set
 from ..errors import InputError
 from .common import (add_data_arguments, add_model_arguments, add_run_arguments, bundle_option,
                      command, load_input, load_or_train, markdown_table, model_training_note,
@@ -71,118 +68,65 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def check_options(args: argparse.Namespace, latent_dim: int) -> None:
-    """Refuse perturbation options that cannot work, before the data are read or a model trained."""
-    for lam in [*args.lambdas, args.flip_lambda]:
-        if not math.isfinite(lam):
-            raise InputError(f"lambda values must be finite numbers, got {lam}")
-    if positive_int("--n-dims", args.n_dims) >= latent_dim:
-        # the random-dimension control draws from the other dimensions: it needs some left
-        raise InputError(f"--n-dims {args.n_dims} leaves no other dimension of the latent size "
-                         f"{latent_dim} for the random control; use fewer")
-    if args.n_random < 0:
-        raise InputError(f"--n-random must be 0 or more, got {args.n_random}")
-    positive_int("--classifier-epochs", args.classifier_epochs)
-    optional(positive_int, "--n-clusters", args.n_clusters)
-
-
-def _groups(adata, args, model) -> tuple[np.ndarray, list[str], list[str]]:
-    """Each cell's type (reference label or named cluster), the sources and the targets."""
+def _groups(adata, args, model) -> np.ndarray:
+    """Each cell's state: its reference label, or (``--groups cluster``) its named cluster."""
     _, labels = reference_labels(adata, args.label_key)
     if args.groups == "label":
         if labels is None:
             raise InputError("the data have no reference labels: pass --label-key or use --groups cluster")
-        groups = labels
-    else:
-        markers = args.markers or marker_set(adata)
-        if markers is None:
-            raise InputError("--groups cluster needs --markers to name the clusters")
-        result = identify_cell_types(adata, model, labels=labels, n_clusters=args.n_clusters,
-                                     cluster_on="latent", markers=markers, seed=args.seed,
-                                     layer=args.layer)
-        names = {c: (n if n != UNKNOWN else f"cluster {c}") for c, n in result.cluster_names.items()}
-        groups = np.array([names[c] for c in result.clusters.tolist()])
-    known = sorted(set(groups.tolist()))
-    unknown = [t for t in args.source + (args.targets or []) if t not in known]
-    if unknown:
-        raise InputError(f"unknown cell type(s) {unknown}; types: {known}")
-    targets = args.targets or [t for t in known if t not in args.source]
-    if set(targets) & set(args.source) or len(targets) < 2:
-        raise InputError(f"need 2 or more target types distinct from the sources; got targets "
-                         f"{targets} and sources {args.source}")
-    return groups, args.source, targets
+        return labels
+    markers = args.markers or marker_set(adata)
+    if markers is None:
+        raise InputError("--groups cluster needs --markers to name the clusters")
+    return cluster_states(adata, model, markers, labels=labels, n_clusters=args.n_clusters,
+                          seed=args.seed, layer=args.layer)
 
 
 @command("perturb")
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
     model, latent_dim = bundle_option(args)
-    check_options(args, latent_dim)
+    check_options(args.lambdas, args.n_dims, latent_dim, flip_lambda=args.flip_lambda,
+                  n_random=args.n_random, classifier_epochs=args.classifier_epochs)
+    optional(positive_int, "--n-clusters", args.n_clusters)
     adata = load_input(args)
     if args.groups == "label":  # refuse bad type names before any training
-        _groups(adata, args, model=None)
-    verbose = 0 if args.quiet else "auto"
+        check_states(_groups(adata, args, model=None), args.source, args.targets)
     out: Path = args.out
     model = load_or_train(args, adata, model)
-    groups, sources, targets = _groups(adata, args, model)
-    x = model.preprocess(adata, layer=args.layer)
-    mu = model.transform(adata, layer=args.layer)
-    source = np.isin(groups, sources)
-    mature = np.isin(groups, targets)
+    result = change_cell_states(
+        adata, model, _groups(adata, args, model), args.source, args.targets,
+        lambdas=args.lambdas, n_dims=args.n_dims, sd_from=args.sd_from, n_random=args.n_random,
+        flip_lambda=args.flip_lambda, classifier_epochs=args.classifier_epochs, seed=args.seed,
+        layer=args.layer, verbose=0 if args.quiet else "auto")
 
-    with step(f"training the cell-state classifier on {mature.sum()} mature cells"):
-        classifier = CellStateClassifier().fit(x[mature], groups[mature],
-                                               epochs=args.classifier_epochs, seed=args.seed,
-                                               verbose=verbose)
-    classifier.save(out / "classifier", overwrite=True)
-    dims = perturbation.target_dimensions(mu, groups, targets, args.n_dims)
-    sd = (mu if args.sd_from == "all" else mu[source]).std(axis=0)
-    with step(f"shifting {source.sum()} source cells towards {len(targets)} targets"):
-        table, converted = perturbation.conversions(
-            model.decode, classifier.predict, mu[source], dims, args.lambdas, sd,
-            n_random=args.n_random, seed=args.seed)
-    with step("genes to change for each converted cell"):
-        needed_table, flip_genes = perturbation.flip_analysis(
-            model.decode, classifier.predict, x[source], mu[source], dims, args.flip_lambda, sd,
-            model.genes_, adata.obs_names[source])
-    # how the classifier calls the source cells from their own expression (the baseline)
-    own_call = classifier.predict(x[source])
-
-    write_csv(table, out / "conversions.csv", index=False)
-    write_csv(pd.DataFrame([(t, r + 1, d) for t, ds in dims.items() for r, d in enumerate(ds)],
-                           columns=["target", "rank", "dimension"]), out / "target_dimensions.csv",
-              index=False)
-    write_csv(needed_table, out / "genes_to_flip.csv", index=False)
-    write_csv(flip_genes, out / "flip_genes.csv", index=False)
-    write_csv(classifier.confusion_, out / "classifier_confusion.csv")
-    metrics = {"held_out_accuracy": classifier.test_accuracy_, "classes": classifier.classes_.tolist(),
-               "n_held_out": int(classifier.confusion_.to_numpy().sum()),
-               "sources": sources, "n_source_cells": int(source.sum()), "sd_from": args.sd_from,
-               "source_cells_called": {str(k): int(v) for k, v in
-                                       pd.Series(own_call).value_counts().items()}}
+    result.classifier.save(out / "classifier", overwrite=True)
+    write_csv(result.conversions, out / "conversions.csv", index=False)
+    write_csv(pd.DataFrame([(t, r + 1, d) for t, ds in result.dimensions.items()
+                            for r, d in enumerate(ds)], columns=["target", "rank", "dimension"]),
+              out / "target_dimensions.csv", index=False)
+    write_csv(result.genes_to_flip, out / "genes_to_flip.csv", index=False)
+    write_csv(result.flip_genes, out / "flip_genes.csv", index=False)
+    write_csv(result.classifier.confusion_, out / "classifier_confusion.csv")
     with atomic_path(out / "classifier_metrics.json") as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2))
-    embedding = tsne(mu, seed=args.seed)
-    shown = [lam for lam in (0.0, 0.5, 1.0, 2.0) if lam in args.lambdas] or args.lambdas[:3]
-    save_figure(plots.conversion_tsne(embedding, source, converted, targets, shown),
-                out / "conversions_tsne.png")
-    save_figure(plots.conversion_curves(table), out / "conversion_curves.png")
-    if len(needed_table):
-        save_figure(plots.flip_distribution(needed_table, x.shape[1]), out / "genes_to_flip.png")
+        tmp.write_text(json.dumps(result.metrics, indent=2))
+    for name, fig in result.figures().items():
+        save_figure(fig, out / name)
     with atomic_path(out / "report.md") as tmp:
-        tmp.write_text(report(table, needed_table, flip_genes, metrics, classifier, args, x.shape[1],
-                              model_training_note(model, args)))
-    pivot = table.pivot_table(index=["target", "dimensions"], columns="lambda", values="n_converted")
-    print(f"classifier held-out accuracy {classifier.test_accuracy_:.3f}")
+        tmp.write_text(report(result, args, model_training_note(model, args)))
+    pivot = result.conversions.pivot_table(index=["target", "dimensions"], columns="lambda",
+                                           values="n_converted")
+    print(f"classifier held-out accuracy {result.classifier.test_accuracy_:.3f}")
     print(pivot.round(1).to_string())
     print(f"wrote {out / 'report.md'} and its tables and figures")
     return 0
 
 
-def report(table: pd.DataFrame, needed: pd.DataFrame, flip_genes: pd.DataFrame, metrics: dict,
-           classifier: CellStateClassifier, args, n_genes: int, training: str | None = None) -> str:
+def report(result: CellStateChange, args, training: str | None = None) -> str:
     """A one-page Markdown summary with the figures inline; ``training``: a sentence on how
     DiffVAE's training ended (:func:`diffvae.stopping.training_note`)."""
+    table, needed, flip_genes = result.conversions, result.genes_to_flip, result.flip_genes
+    metrics, classifier, n_genes = result.metrics, result.classifier, result.n_genes
     pivot = table.pivot_table(index=["target", "dimensions"], columns="lambda",
                               values="n_converted").round(1)
     lines = [f"# Changing cell states with DiffVAE: {args.dataset or Path(args.data).name}", "",
@@ -205,7 +149,7 @@ def report(table: pd.DataFrame, needed: pd.DataFrame, flip_genes: pd.DataFrame, 
                f"(flagged above {defaults.PERTURBATION_DECODING_FLAG:.0%}), so its conversions "
                "come from the decoder and the classifier, not from the shift; check the "
                "classifier's confusion table above.\n"
-               for target, share in perturbation.converted_by_decoding(table).items()],
+               for target, share in result.converted_by_decoding.items()],
              "![conversion curves](conversion_curves.png)", "",
              "![converted cells on the t-SNE](conversions_tsne.png)", ""]
     if len(needed):
