@@ -56,7 +56,7 @@ def pearson_recall(path: str, model, n_sample: int = 1000, seed: int = 0) -> dic
     import numpy as np
 
     from diffvae.streaming import ScaledRows
-    from graph_diffvae.graphs import standardise_rows
+    from graph_diffvae.neighbours import standardise_rows
 
     rows = ScaledRows(ad.read_h5ad(path, backed="r"), model.preprocessor_)
     sample = np.sort(np.random.default_rng(seed).choice(rows.n_obs, n_sample, replace=False))
@@ -85,7 +85,6 @@ def worker(path: str, mode: str, model_name: str, epochs: int, batch_size: int,
            learning_rate: float | None = None) -> dict:
     import anndata as ad
     import keras
-    import numpy as np
 
     from graph_diffvae import GraphDiffVAE, MultitaskDiffVAE
 

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from graph_diffvae import graphs
+from graph_diffvae import graphs, neighbours
 from graph_diffvae.links import top_partners
 
 
@@ -43,7 +43,7 @@ def main() -> None:
         for method in ["exact"] + (["approximate"] if args.approximate else []):
             start = time.perf_counter()
             if method == "exact":  # top_partners' exact search, with the share it scored
-                found, share = graphs.exact_top_products(z, 1)
+                found, share = neighbours.exact_top_products(z, 1)
                 links = graphs.symmetric_binary(np.arange(n), found.ravel(), n)
             else:
                 links, share = top_partners(z, 1, method=method), float("nan")

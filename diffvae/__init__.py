@@ -5,11 +5,7 @@
 >>> model = DiffVAE(latent_dim=50).fit(adata, seed=0)      # doctest: +SKIP
 >>> model.transform(adata, key_added=True)                 # doctest: +SKIP
 """
-from . import _quiet
-
-_quiet.install()  # before anything can import TensorFlow
-
-from . import datasets  # noqa: E402
+from . import datasets
 from ._version import __version__
 from .base import BaseEstimator
 from .classifier import CellStateClassifier

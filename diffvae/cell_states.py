@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from . import defaults, perturbation
-from ._checks import positive_int
-from ._progress import step
+from .checks import positive_int
+from .progress import step
 from .analysis import UNKNOWN, plots, tsne
 from .analysis.pipeline import identify_cell_types
 from .classifier import CellStateClassifier

@@ -14,8 +14,8 @@ import pandas as pd
 
 from . import defaults
 from ._batching import apply_in_batches
-from ._progress import keras_verbose
-from ._checks import check_training, fraction, positive_ints
+from .progress import keras_verbose
+from .checks import check_training, fraction, positive_ints
 from .base import BaseEstimator, fit_network
 from .errors import InputError
 

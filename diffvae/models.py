@@ -15,9 +15,9 @@ import numpy as np
 from . import defaults, stopping
 from ._batching import (apply_in_batches, sequence_input, steps_per_execution, training_input,
                         validation_input)
-from ._checks import (check_training, choice, fraction, optional, positive_int, positive_ints,
+from .checks import (check_training, choice, fraction, optional, positive_int, positive_ints,
                       positive_number)
-from ._progress import keras_verbose
+from .progress import keras_verbose
 from .base import BaseEstimator, fit_network, read_arrays
 from .distributed import process_shard
 from .errors import InputError

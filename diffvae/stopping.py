@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ._checks import positive_int
+from .checks import positive_int
 
 #: how much worse (relative, for a loss; absolute, for an AUC) the last epoch must be than the
 #: best for a report to say the model got worse after its best epoch

@@ -1,12 +1,13 @@
 """Sphinx configuration of the documentation site (``sphinx-build -W -b html docs docs/_build``)."""
 
-import os
 import sys
 from pathlib import Path
 
 root = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(root))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import diffvae.quiet  # noqa: E402
+
+diffvae.quiet.install()  # autodoc imports TensorFlow: no start-up notices in the build log
 
 version_ns: dict = {}
 exec((root / "diffvae" / "_version.py").read_text(), version_ns)

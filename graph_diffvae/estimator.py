@@ -18,8 +18,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from diffvae import defaults, stopping
-from diffvae._checks import check_training, choice, optional, positive_int, positive_number
-from diffvae._progress import keras_verbose
+from diffvae.checks import check_training, choice, optional, positive_int, positive_number
+from diffvae.progress import keras_verbose
 from diffvae.base import BaseEstimator, fit_network, keras_backend, read_file
 from diffvae.distributed import device_shards
 from diffvae.errors import InputError
@@ -27,7 +27,7 @@ from diffvae.io import as_anndata, no_layer_on_disk, open_h5ad
 from diffvae.preprocessing import Preprocessor
 from diffvae.streaming import ScaledRows, streamed_pca
 
-from . import graphs, subgraphs
+from . import graphs, neighbours, subgraphs
 from .callbacks import EpochProgbar, LinkMetrics
 from .layers import sparse_adjacency
 from .links import link_metrics, split_edges, top_partners
@@ -238,7 +238,7 @@ class GraphEstimator(BaseEstimator):
     def _input_graph(self, x: np.ndarray | None, features, representation: np.ndarray | None,
                      seed: int | None) -> sp.csr_matrix:
         """:meth:`build_graph`. For expression on disk (``x`` None) the same graph, from the
-        scaled matrix read into memory, up to :data:`~graph_diffvae.graphs.EXACT_NEIGHBOURS_MAX_CELLS`
+        scaled matrix read into memory, up to :data:`~graph_diffvae.neighbours.EXACT_NEIGHBOURS_MAX_CELLS`
         cells; above that without the whole matrix in memory: ``"knn"`` on the principal
         components of a streamed PCA (:func:`diffvae.streaming.streamed_pca`), ``"pearson"``
         approximately, as the nearest neighbours (pynndescent) among the principal components of
@@ -249,13 +249,13 @@ class GraphEstimator(BaseEstimator):
                 self.graph == "knn" and representation is not None):
             return self.build_graph(x, representation)
         n = features.n_obs
-        if n <= graphs.EXACT_NEIGHBOURS_MAX_CELLS:
+        if n <= neighbours.EXACT_NEIGHBOURS_MAX_CELLS:
             return self.build_graph(np.concatenate(list(features.blocks())))
         n_comps = min(graphs.N_COMPONENTS, n, len(self.preprocessor_.genes_)) - 1
         if self.graph == "knn":
             return graphs.knn_graph(streamed_pca(features.blocks, n_comps, seed=seed), self.k,
                                     seed=seed)
-        standardised = lambda: (graphs.standardise_rows(block) for block in features.blocks())  # noqa: E731
+        standardised = lambda: (neighbours.standardise_rows(block) for block in features.blocks())  # noqa: E731
         components = streamed_pca(standardised, n_comps, seed=seed)
         return graphs.knn_graph(components, self.k, method="approximate", seed=seed)
 

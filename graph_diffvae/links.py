@@ -7,7 +7,7 @@ import scipy.sparse as sp
 
 from diffvae.errors import InputError
 
-from . import graphs
+from . import graphs, neighbours
 
 
 def sample_non_edges(target: sp.csr_matrix, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -61,17 +61,17 @@ def top_partners(z: np.ndarray, k: int = 1, *, method: str = "auto",
     """Predicted links: each cell to the ``k`` other cells with the largest z_i . z_j (the most
     probable links), undirected.
 
-    ``"exact"`` and ``"auto"``: :func:`~graph_diffvae.graphs.exact_top_products` (blocks of
+    ``"exact"`` and ``"auto"``: :func:`~graph_diffvae.neighbours.exact_top_products` (blocks of
     candidates in order of decreasing norm, stopped when none can do better; never N x N at
     once), at every size: exact, and faster than pynndescent's query at scale
     (``benchmarks/link_search.py``; figures in the documentation's benchmarks page). ``"approximate"``: pynndescent
-    (:func:`~graph_diffvae.graphs.approximate_top_products`), ``seed`` seeding it.
+    (:func:`~graph_diffvae.neighbours.approximate_top_products`), ``seed`` seeding it.
     """
     z = np.asarray(z)
     n = len(z)
-    graphs.check_search(k, n, method)
+    neighbours.check_search(k, n, method)
     if method == "approximate":
-        cols = graphs.approximate_top_products(z, k, seed=seed)
+        cols = neighbours.approximate_top_products(z, k, seed=seed)
     else:
-        cols = graphs.exact_top_products(z, k)[0]
+        cols = neighbours.exact_top_products(z, k)[0]
     return graphs.symmetric_binary(np.repeat(np.arange(n), k), cols.ravel(), n)

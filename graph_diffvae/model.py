@@ -17,7 +17,7 @@ from __future__ import annotations
 import keras
 
 from diffvae import defaults
-from diffvae._checks import positive_int
+from diffvae.checks import positive_int
 from diffvae.errors import InputError
 
 from .estimator import GraphEstimator

@@ -9,7 +9,7 @@ attention, the attention each input link gets. It returns a :class:`CellLinks` w
 The data may be in memory or on disk (``backed="r"``, or an .h5ad path): above
 :data:`~diffvae.defaults.TSNE_MAX_CELLS` cells the t-SNE embeds a seeded sample (the figure
 only), and from disk the co-expression comparison reads a seeded sample of
-:data:`~graph_diffvae.graphs.EXACT_NEIGHBOURS_MAX_CELLS` cells.
+:data:`~graph_diffvae.neighbours.EXACT_NEIGHBOURS_MAX_CELLS` cells.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from diffvae import defaults
-from diffvae._progress import step
+from diffvae.progress import step
 from diffvae.analysis import tsne, tsne_sample
 from diffvae.errors import InputError
 from diffvae.distributed import device_shards
@@ -30,7 +30,7 @@ from diffvae.io import as_anndata, open_h5ad
 from diffvae.stopping import best_epoch, training_note
 from diffvae.streaming import ScaledRows
 
-from . import evaluation, graphs, plots
+from . import evaluation, neighbours, plots
 from .estimator import GraphEstimator
 
 
@@ -169,7 +169,7 @@ def _what_links_join(result: CellLinks, adata: ad.AnnData, seed: int | None,
     """Same-type shares, progenitor links and their notes (needs labels); the co-expression
     comparison reads the expression: from disk, of a seeded sample of cells."""
     model = result.model
-    sampled = (tsne_sample(adata.n_obs, graphs.EXACT_NEIGHBOURS_MAX_CELLS, seed)
+    sampled = (tsne_sample(adata.n_obs, neighbours.EXACT_NEIGHBOURS_MAX_CELLS, seed)
                if adata.isbacked else None)
     x = (ScaledRows(adata, model.preprocessor_)(np.arange(adata.n_obs) if sampled is None else sampled)
          if adata.isbacked else model.preprocessor_.transform(as_anndata(adata, layer=layer)))

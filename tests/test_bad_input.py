@@ -165,7 +165,7 @@ def test_tune_writes_whole_numbers_that_feed_back(tmp_path, counts_csv):
 
 # -- the output set as a whole ----------------------------------------------------------------
 def test_a_finished_run_writes_a_manifest_last(tmp_path, counts_csv):
-    from diffvae.cli.common import MANIFEST, check_outputs
+    from diffvae.cli.manifest import MANIFEST, check_outputs
 
     out = tmp_path / "out"
     assert train.main(["--data", str(counts_csv), "--out", str(out), *QUICK]) == 0
@@ -179,7 +179,7 @@ def test_a_finished_run_writes_a_manifest_last(tmp_path, counts_csv):
 
 
 def test_a_run_that_does_not_finish_leaves_no_manifest(tmp_path, counts_csv, monkeypatch, caplog):
-    from diffvae.cli.common import check_outputs
+    from diffvae.cli.manifest import check_outputs
 
     out = tmp_path / "out"
     assert train.main(["--data", str(counts_csv), "--out", str(out), *QUICK]) == 0

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from diffvae import AE, InputError, _progress
-from diffvae._quiet import filtered_stderr
+from diffvae import AE, InputError, progress
+from diffvae.quiet import filtered_stderr
 from graph_diffvae import GraphDiffVAE, graphs
 
 SMALL = {"latent_dim": 3, "hidden_dims": (8, 4)}
@@ -19,13 +19,17 @@ FAST = {"epochs": 2, "batch_size": 32, "verbose": 0}
 NOISY = ("absl::InitializeLog", "oneDNN", "cudart_stub", "cuInit", "cpu_feature_guard")
 
 
-def test_importing_and_training_prints_no_tensorflow_lines():
+def test_the_command_line_and_the_documented_filter_print_no_tensorflow_lines(tmp_path, counts_csv):
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    script = ("import numpy as np, diffvae, graph_diffvae.model\n"
+    script = ("import diffvae.quiet\ndiffvae.quiet.install()\n"
+              "import numpy as np, diffvae, graph_diffvae.model\n"
               "diffvae.AE(2, (4, 2)).fit(np.random.default_rng(0).poisson(1, (30, 5)), epochs=1, verbose=0)\n")
-    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert not [word for word in NOISY if word in result.stderr], result.stderr
+    command = ["-m", "diffvae", "train", "--data", str(counts_csv), "--model", "ae", "--epochs", "1",
+               "--latent-dim", "2", "--hidden-dims", "4", "2", "--quiet", "--out", str(tmp_path)]
+    for args in (["-c", script], command):
+        result = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        assert not [word for word in NOISY if word in result.stderr], result.stderr
 
 
 def test_the_filter_keeps_what_is_not_tensorflow_start_up_noise(capfd):
@@ -39,9 +43,9 @@ def test_the_filter_keeps_what_is_not_tensorflow_start_up_noise(capfd):
 def test_keras_verbosity_follows_the_terminal(monkeypatch):
     monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
     monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
-    assert _progress.keras_verbose("auto") == 2  # a log file: one plain line per epoch
+    assert progress.keras_verbose("auto") == 2  # a log file: one plain line per epoch
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
-    assert _progress.keras_verbose("auto") == 1 and _progress.keras_verbose(0) == 0
+    assert progress.keras_verbose("auto") == 1 and progress.keras_verbose(0) == 0
 
 
 def test_each_analysis_step_is_logged_with_its_time(counts_adata, caplog):

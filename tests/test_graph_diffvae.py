@@ -10,7 +10,7 @@ import scipy.sparse as sp
 
 from diffvae import InputError
 from diffvae.cli import graph as train
-from graph_diffvae import graphs
+from graph_diffvae import graphs, neighbours
 from graph_diffvae.layers import GCNConv, sparse_adjacency
 from graph_diffvae.links import split_edges
 from graph_diffvae.losses import dense_reconstruction_loss, sparse_reconstruction_loss
@@ -87,14 +87,14 @@ def test_exact_top_products_equal_numpy_and_prune_by_norm(rng, k):
     scores = z @ z.T
     np.fill_diagonal(scores, -np.inf)
     expected = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    found, share = graphs.exact_top_products(z, k, block_size=256)
+    found, share = neighbours.exact_top_products(z, k, block_size=256)
     np.testing.assert_array_equal(np.take_along_axis(scores, found, axis=1),
                                   np.take_along_axis(scores, expected, axis=1))
     assert (found != np.arange(3000)[:, None]).all()
     assert share < 0.6  # varied norms: most candidates are never scored
     # equal norms: nothing can be pruned, every pair is scored
     unit = z / np.linalg.norm(z, axis=1, keepdims=True)
-    assert graphs.exact_top_products(unit, k, block_size=256)[1] == pytest.approx(1.0, abs=1e-3)
+    assert neighbours.exact_top_products(unit, k, block_size=256)[1] == pytest.approx(1.0, abs=1e-3)
 
 
 def test_approximate_predicted_links_are_the_largest_inner_products(rng, monkeypatch):

@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from diffvae.preprocessing import Preprocessor
-from graph_diffvae import GraphDiffVAE, MultitaskDiffVAE, graphs
+from graph_diffvae import GraphDiffVAE, MultitaskDiffVAE, graphs, neighbours
 
 
 @pytest.fixture
@@ -48,9 +48,9 @@ def test_input_graphs_from_disk_above_the_exact_size_on_paul15(tmp_path, paul15,
     x = Preprocessor().fit_transform(paul15)
     exact_knn = GraphDiffVAE(graph="knn", k=5).build_graph(x)
     randomized = graphs.knn_graph(PCA(49, svd_solver="randomized", random_state=1).fit_transform(x), 5)
-    z = graphs.standardise_rows(x)
-    cells, best, best_r = graphs.top_k_pairs(z, 1)  # each cell's exact most correlated cell
-    monkeypatch.setattr(graphs, "EXACT_NEIGHBOURS_MAX_CELLS", 1000)
+    z = neighbours.standardise_rows(x)
+    cells, best, best_r = neighbours.top_k_pairs(z, 1)  # each cell's exact most correlated cell
+    monkeypatch.setattr(neighbours, "EXACT_NEIGHBOURS_MAX_CELLS", 1000)
     fit = {"epochs": 1, "verbose": 0, "batch_size": 1024, "evaluate_links": False}
     knn = GraphDiffVAE(16, 4, graph="knn", k=5).fit(str(path), **fit).adjacency_
     pearson = GraphDiffVAE(16, 4).fit(str(path), **fit).adjacency_
@@ -77,7 +77,7 @@ def test_command_line_from_disk_in_subgraphs_on_paul15(tmp_path, paul15, monkeyp
     data = paul15.copy()
     data.X = sp.csr_matrix(data.X)
     data.write_h5ad(tmp_path / "paul15.h5ad")
-    monkeypatch.setattr(graphs, "EXACT_NEIGHBOURS_MAX_CELLS", 1000)
+    monkeypatch.setattr(neighbours, "EXACT_NEIGHBOURS_MAX_CELLS", 1000)
     monkeypatch.setattr(ad.AnnData, "to_memory", lambda self: pytest.fail("matrix loaded"))
     out = tmp_path / "out"
     args = ["--data", str(tmp_path / "paul15.h5ad"), "--backed", "--batch-size", "700",

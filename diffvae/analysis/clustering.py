@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import defaults
-from .._checks import positive_number
+from ..checks import positive_number
 from ..defaults import CLUSTERERS
 from ..errors import InputError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import defaults
-from .._checks import positive_number
+from ..checks import positive_number
 from ..errors import InputError, warn
 
 METHODS = ("opentsne", "sklearn")

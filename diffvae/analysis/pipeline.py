@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .. import defaults
-from .._progress import step
+from ..progress import step
 from ..defaults import CLUSTERERS, SPACES
 from ..errors import InputError, warn
 from ..io import as_anndata, open_h5ad

@@ -9,6 +9,10 @@ import importlib
 import os
 import sys
 
+from .. import quiet
+
+quiet.install()  # before any command imports TensorFlow
+
 #: command -> what it does (its module is diffvae.cli.<command>)
 COMMANDS = {
     "train": "train DiffVAE or a baseline (VAE, AE, PCA) and write the latent representation",

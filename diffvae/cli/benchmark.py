@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from .. import defaults
-from .._checks import positive_int, positive_ints
+from ..checks import positive_int, positive_ints
 from .._files import atomic_path
 from ..comparison import paper_layout, plot_runs, run_protocol, summarise
 from ..defaults import CLUSTERERS, PAPER_CLUSTERERS, SPACES

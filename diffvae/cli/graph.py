@@ -44,7 +44,7 @@ from graph_diffvae.pipeline import link_cells
 
 from .. import defaults
 from .._files import atomic_path
-from .._progress import step
+from ..progress import step
 from ..base import keras_backend
 from ..datasets import progenitor_types
 from ..distributed import data_parallel

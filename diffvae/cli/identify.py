@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 
 from .. import defaults
-from .._checks import optional, positive_int, positive_number
+from ..checks import optional, positive_int, positive_number
 from .._files import atomic_path
-from .._progress import step
+from ..progress import step
 from ..analysis import MARKER_SETS, clustering, plots
 from ..analysis.pipeline import Identification, identify_cell_types
 from ..datasets import marker_set

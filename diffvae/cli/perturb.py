@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .. import defaults
-from .._checks import optional, positive_int
+from ..checks import optional, positive_int
 from .._files import atomic_path
 from ..base import keras_backend
 from ..cell_states import (CellStateChange, change_cell_states, check_options, check_states,

@@ -24,8 +24,8 @@ import anndata as ad
 import pandas as pd
 
 from .. import defaults
-from .._progress import step
-from .._checks import fraction, optional, positive_int, positive_ints, positive_number
+from ..progress import step
+from ..checks import fraction, optional, positive_int, positive_ints, positive_number
 from ..distributed import data_parallel
 from ..errors import InputError
 from ..models import MODEL_NAMES, TUNED, LatentModel, get_model

@@ -16,13 +16,12 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-from pathlib import Path
 
 import pandas as pd
 from tqdm.auto import tqdm
 
 from .. import defaults
-from .._checks import fraction, positive_int, positive_ints, positive_number
+from ..checks import fraction, positive_int, positive_ints, positive_number
 from .._files import atomic_path
 from ..errors import TrainingError
 from ..models import get_model

@@ -3,9 +3,17 @@
 TensorFlow's C++ libraries write a few lines to stderr while they load ("All log messages
 before absl::InitializeLog() ...", oneDNN and CUDA notices), before ``TF_CPP_MIN_LOG_LEVEL`` is
 read, and one more when the devices are first listed ("failed call to cuInit" on a machine
-without a GPU), so a CPU run looks as if it failed. When ``tensorflow`` is first imported (by Keras,
-Spektral or the user) after ``import diffvae``, its stderr output is captured and every line
+without a GPU), so a CPU run looks as if it failed. After :func:`install`, when ``tensorflow`` is
+first imported (by Keras, Spektral or the user), its stderr output is captured and every line
 except those notices is written back. Set ``TF_CPP_MIN_LOG_LEVEL=0`` to see everything.
+
+The command line installs it. In a notebook or script, call it before anything imports Keras::
+
+    import diffvae.quiet
+    diffvae.quiet.install()
+    from diffvae import DiffVAE
+
+``import diffvae`` itself changes nothing in how TensorFlow starts.
 """
 from __future__ import annotations
 
