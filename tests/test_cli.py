@@ -158,3 +158,19 @@ def test_warnings_point_at_the_users_line_and_read_as_one_line_on_the_command_li
     plain = warnings.formatwarning
     assert demo([]) == 0 and seen["line"] == "diffvae demo: warning: slow\n"
     assert warnings.formatwarning is plain  # restored after the command
+
+
+def test_every_option_has_one_spelling_and_the_original_codes_name_from_one_table():
+    import importlib
+
+    from diffvae.cli import COMMANDS
+    from diffvae.cli.common import ORIGINAL_OPTIONS
+
+    for name in COMMANDS:
+        parser = importlib.import_module(f"diffvae.cli.{name}").build_parser()
+        for action in parser._actions:
+            flags = [f for f in action.option_strings if f not in ("-h", "--help")]
+            if flags:
+                assert flags == [flags[0], *([ORIGINAL_OPTIONS[flags[0]]] if flags[0] in ORIGINAL_OPTIONS
+                                             else [])], (name, flags)
+                assert "_" not in flags[0], (name, flags)

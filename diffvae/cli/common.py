@@ -26,6 +26,17 @@ from .manifest import MANIFEST, start_outputs, write_manifest
 
 
 
+#: the original code's option names (its train_DiffVAE.py), accepted beside this package's
+ORIGINAL_OPTIONS = {"--data": "--gene_expression_filename", "--hidden-dims": "--hidden_dimensions",
+                    "--latent-dim": "--latent_dimension", "--batch-size": "--batch_size",
+                    "--learning-rate": "--learning_rate", "--model-name": "--model_name"}
+
+
+def spellings(option: str) -> tuple[str, ...]:
+    """An option's one spelling, and the original code's name for it when it had one."""
+    return (option, *([ORIGINAL_OPTIONS[option]] if option in ORIGINAL_OPTIONS else []))
+
+
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """The description as written; every option's default after its help, unless the help
     already says it ("default", or "paper:" for the paper's value) or there is none to say."""
@@ -106,7 +117,7 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, backed: bool = False)
                         help=f"a registered dataset; offline: {', '.join(offline)}; the others "
                         "are downloaded once (or read from --data-dir)")
     source.add_argument(
-        "--data", "--gene-expression-filename", "--gene_expression_filename", dest="data",
+        *spellings("--data"), dest="data",
         metavar="FILE", help="expression file, cells x genes: .h5ad, .csv/.tsv, .npz or .npy")
     parser.add_argument("--genes", metavar="FILE",
                         help="gene names for a file without them (one per line, or a CSV)")
@@ -161,7 +172,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         "of the paper's")
     parser.add_argument("--epochs", type=int, default=defaults.EPOCHS,
                         help=f"when training (default {defaults.EPOCHS})")
-    parser.add_argument("--latent-dim", type=int, default=defaults.LATENT_DIM,
+    parser.add_argument(*spellings("--latent-dim"), type=int, default=defaults.LATENT_DIM,
                         help=f"when training (default {defaults.LATENT_DIM})")
     add_early_stopping_argument(parser)
 

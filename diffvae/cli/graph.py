@@ -51,7 +51,8 @@ from ..distributed import data_parallel
 from ..errors import InputError
 from .common import (add_data_arguments, add_data_parallel_argument, add_early_stopping_argument,
                      add_run_arguments, command, load_input, markdown_table, new_parser,
-                     parse_args, process_outputs, reference_labels, save_figure, write_csv,
+                     parse_args, process_outputs, reference_labels, save_figure, spellings,
+                     write_csv,
                      write_h5ad)
 
 
@@ -65,25 +66,25 @@ def build_parser() -> argparse.ArgumentParser:
                         "scaled expression)")
     parser.add_argument("--k", type=int, default=defaults.GRAPH_K,
                         help=f"neighbours per cell (paper: {defaults.GRAPH_K})")
-    parser.add_argument("--hidden-dim", "--hidden_dim", "--hidden-dimensions", dest="hidden_dim",
+    parser.add_argument("--hidden-dim", dest="hidden_dim",
                         type=int, default=defaults.GRAPH_HIDDEN_DIM,
                         help="GCN width (with --multitask: DiffVAE's dense layers are this and "
                         "half of it)")
-    parser.add_argument("--latent-dim", "--latent_dim", "--latent-dimension", dest="latent_dim",
+    parser.add_argument(*spellings("--latent-dim"), dest="latent_dim",
                         type=int, default=defaults.GRAPH_LATENT_DIM,
                         help=f"latent size (paper: {defaults.GRAPH_LATENT_DIM})")
-    parser.add_argument("--learning-rate", "--learning_rate", dest="learning_rate", type=float,
+    parser.add_argument(*spellings("--learning-rate"), dest="learning_rate", type=float,
                         help=f"default {defaults.GRAPH_LEARNING_RATE} (paper), with --multitask "
                         f"{defaults.MULTITASK_LEARNING_RATE}")
     parser.add_argument("--epochs", type=int, help=f"default {defaults.GRAPH_EPOCHS} (paper), "
                         f"with --multitask {defaults.MULTITASK_EPOCHS}")
     parser.add_argument("--multitask", action="store_true",
                         help="DiffVAE and Graph-DiffVAE as one model (shared encoder, both decoders)")
-    parser.add_argument("--graph-weight", "--graph_weight", dest="graph_weight", type=float,
+    parser.add_argument("--graph-weight", dest="graph_weight", type=float,
                         default=defaults.MULTITASK_GRAPH_WEIGHT,
                         help="with --multitask: weight of the adjacency term against the "
                         "expression term, both per cell")
-    parser.add_argument("--batch-size", "--batch_size", dest="batch_size", type=batch_size,
+    parser.add_argument(*spellings("--batch-size"), dest="batch_size", type=batch_size,
                         default="auto", metavar="N|auto|full",
                         help="cells per subgraph minibatch (Cluster-GCN); full: the paper's full "
                         f"batch; auto (default): full batch up to "
@@ -97,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="encoder layers: gcn (the paper's) or gat (graph attention; writes "
                         "link_importance.csv, the attention each link gets)")
     parser.add_argument("--heads", type=int, default=1, help="attention heads for --conv gat")
-    parser.add_argument("--model-name", "--model_name", dest="model_name",
+    parser.add_argument(*spellings("--model-name"), dest="model_name",
                         help="bundle folder name (default: graph_diffvae, or multitask_diffvae)")
     parser.add_argument("--label-key", help="obs column of reference labels (default: the dataset's)")
     parser.add_argument("--progenitors", nargs="+", metavar="TYPE",

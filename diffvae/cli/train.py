@@ -31,7 +31,7 @@ from ..errors import InputError
 from ..models import MODEL_NAMES, TUNED, LatentModel, get_model
 from ..stopping import training_note
 from .common import (add_data_arguments, add_data_parallel_argument, add_early_stopping_argument,
-                     add_run_arguments, command, load_input, new_parser, parse_args,
+                     add_run_arguments, command, load_input, new_parser, parse_args, spellings,
                      process_outputs, save_figure, write_csv, write_h5ad)
 
 
@@ -40,19 +40,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_arguments(parser, backed=True)
     parser.add_argument("--model", choices=sorted(MODEL_NAMES), default="diffvae",
                         help=f"{TUNED}: DiffVAE.tuned(), the MMD study's recommended options")
-    parser.add_argument("--hidden-dims", "--hidden-dimensions", "--hidden_dimensions",
+    parser.add_argument(*spellings("--hidden-dims"),
                         dest="hidden_dims", type=int, nargs="+", default=list(defaults.HIDDEN_DIMS),
                         metavar="H", help="encoder hidden sizes, outermost first (paper: "
                         f"{' '.join(map(str, defaults.HIDDEN_DIMS))})")
-    parser.add_argument("--latent-dim", "--latent-dimension", "--latent_dimension",
+    parser.add_argument(*spellings("--latent-dim"),
                         dest="latent_dim", type=int, default=defaults.LATENT_DIM,
                         help=f"latent size m (paper: {defaults.LATENT_DIM})")
-    parser.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int,
+    parser.add_argument(*spellings("--batch-size"), dest="batch_size", type=int,
                         default=defaults.BATCH_SIZE,
                         help=f"cells per minibatch, all devices together (paper: {defaults.BATCH_SIZE})")
     parser.add_argument("--epochs", type=int, default=defaults.EPOCHS,
                         help=f"passes over the training cells (paper: {defaults.EPOCHS})")
-    parser.add_argument("--learning-rate", "--learning_rate", dest="learning_rate", type=float,
+    parser.add_argument(*spellings("--learning-rate"), dest="learning_rate", type=float,
                         default=defaults.LEARNING_RATE,
                         help=f"Adam's learning rate (paper: {defaults.LEARNING_RATE:g})")
     parser.add_argument("--validation-split", type=float, default=defaults.VALIDATION_SPLIT,
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"{defaults.VALIDATION_SPLIT})")
     parser.add_argument("--n-top-genes", type=int,
                         help="keep this many highly variable genes (default: all)")
-    parser.add_argument("--model-name", "--model_name", dest="model_name",
+    parser.add_argument(*spellings("--model-name"), dest="model_name",
                         help="name of the saved bundle inside --out (default: the model type)")
     add_early_stopping_argument(parser)
     add_data_parallel_argument(parser)
