@@ -35,10 +35,13 @@ def data_dir() -> Path:
     return DATA_DIR
 
 
+@pytest.hookimpl(tryfirst=True)  # before ``-m "not slow"`` deselects by marker
 def pytest_collection_modifyitems(config, items):
-    """Notebooks that read the real data are skipped without the mirror (a failure in CI)."""
-    if _has_real_data() or _in_ci():
-        return
+    """Notebooks run with the long checks (``-m slow``: a minute or more each); those that
+    read the real data are skipped without the mirror (a failure in CI)."""
+    skip = not (_has_real_data() or _in_ci())
     for item in items:
-        if item.path.suffix == ".ipynb" and "paul15_tradeseq" in item.path.read_text():
-            item.add_marker(pytest.mark.skip(reason=MISSING))
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.slow)
+            if skip and "paul15_tradeseq" in item.path.read_text():
+                item.add_marker(pytest.mark.skip(reason=MISSING))

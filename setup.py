@@ -47,8 +47,10 @@ setup(
         "jax": ["jax[cpu]>=0.5"],
         # running the notebooks yourself, with parameters (papermill)
         "notebooks": ["ipykernel>=6", "nbformat>=5", "papermill>=2.6"],
-        # the test suite: pytest, notebooks executed by nbmake, both backends
-        "dev": ["pytest>=8", "nbmake>=1.5", "jax[cpu]>=0.5", "ipykernel>=6", "nbformat>=5"],
+        # the test suite: pytest (on every core, pytest-xdist), notebooks executed by nbmake,
+        # both backends
+        "dev": ["pytest>=8", "pytest-xdist>=3.5", "nbmake>=1.5", "jax[cpu]>=0.5", "ipykernel>=6",
+                "nbformat>=5"],
         # the documentation site (docs/): Sphinx with autodoc/napoleon, notebooks rendered by myst-nb
         "docs": ["sphinx>=8", "myst-nb>=1.2", "furo>=2024.8"],
         # comparison tools for the benchmarks only (scVI); never needed to use or test the package

@@ -29,12 +29,28 @@ def paul15_model(paul15, tmp_path_factory):
     return model, path
 
 
+@pytest.fixture(scope="session")
+def paul15_file(paul15, tmp_path_factory):
+    """The real paul15 data written as .h5ad, for reading from disk."""
+    path = tmp_path_factory.mktemp("backed") / "paul15.h5ad"
+    paul15.write_h5ad(path)
+    return path
+
+
 @pytest.fixture
 def counts_adata():
     """SYNTHETIC small count matrix (120 cells x 40 genes) for fast unit tests."""
     from diffvae import datasets
 
     return datasets.synthetic(n_cells=120, n_genes=40, n_branches=2, seed=3)
+
+
+@pytest.fixture
+def counts_file(tmp_path, counts_adata):
+    """The SYNTHETIC counts_adata (120 cells x 40 genes) written as .h5ad, sparse."""
+    path = tmp_path / "counts.h5ad"
+    counts_adata.write_h5ad(path)
+    return path
 
 
 @pytest.fixture
