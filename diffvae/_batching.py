@@ -69,9 +69,9 @@ def sequence_input(sequence, n_features: int) -> tuple[object, dict]:
 
     On the TensorFlow backend a ``tf.data`` pipeline that asks the sequence for each batch when
     the training step needs it, without prefetching: on few cores, preparing the next batch
-    while XLA runs the step on all of them is slower than taking turns (measured in the
-    documentation's benchmarks page). The sequence draws its next order after its last batch, as Keras has
-    it do at the end of an epoch. Other backends iterate the sequence itself.
+    while XLA runs the step on all of them is slower than taking turns (measured on the
+    documentation's benchmarks page). The sequence draws its next order after its last batch,
+    as Keras has it do at the end of an epoch. Other backends iterate the sequence itself.
     """
     import keras
 

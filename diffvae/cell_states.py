@@ -18,12 +18,12 @@ import numpy as np
 import pandas as pd
 
 from . import defaults, perturbation
-from .checks import positive_int
-from .progress import step
 from .analysis import UNKNOWN, plots, tsne
 from .analysis.pipeline import identify_cell_types
+from .checks import positive_int
 from .classifier import CellStateClassifier
 from .errors import InputError
+from .progress import step
 
 
 @dataclass

@@ -14,10 +14,10 @@ import pandas as pd
 
 from . import defaults
 from ._batching import apply_in_batches
-from .progress import keras_verbose
-from .checks import check_training, fraction, positive_ints
 from .base import BaseEstimator, fit_network
+from .checks import check_training, fraction, positive_ints
 from .errors import InputError
+from .progress import keras_verbose
 
 _CONFUSION = "confusion.csv"
 

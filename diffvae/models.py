@@ -15,14 +15,14 @@ import numpy as np
 from . import defaults, stopping
 from ._batching import (apply_in_batches, sequence_input, steps_per_execution, training_input,
                         validation_input)
-from .checks import (check_training, choice, fraction, optional, positive_int, positive_ints,
-                      positive_number)
-from .progress import keras_verbose
 from .base import BaseEstimator, fit_network, read_arrays
+from .checks import (check_training, choice, fraction, optional, positive_int, positive_ints,
+                     positive_number)
 from .distributed import process_shard
 from .errors import InputError
 from .io import as_anndata, no_layer_on_disk, open_h5ad
 from .preprocessing import Preprocessor, row_blocks
+from .progress import keras_verbose
 
 
 class LatentModel(BaseEstimator):

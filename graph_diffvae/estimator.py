@@ -18,13 +18,13 @@ import pandas as pd
 import scipy.sparse as sp
 
 from diffvae import defaults, stopping
-from diffvae.checks import check_training, choice, optional, positive_int, positive_number
-from diffvae.progress import keras_verbose
 from diffvae.base import BaseEstimator, fit_network, keras_backend, read_file
+from diffvae.checks import check_training, choice, optional, positive_int, positive_number
 from diffvae.distributed import device_shards
 from diffvae.errors import InputError
 from diffvae.io import as_anndata, no_layer_on_disk, open_h5ad
 from diffvae.preprocessing import Preprocessor
+from diffvae.progress import keras_verbose
 from diffvae.streaming import ScaledRows, streamed_pca
 
 from . import graphs, neighbours, subgraphs

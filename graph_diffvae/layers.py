@@ -4,9 +4,9 @@ both take. Both layers run on TensorFlow and JAX."""
 from __future__ import annotations
 
 import keras
-from keras import ops
 import numpy as np
 import scipy.sparse as sp
+from keras import ops
 from spektral.layers import GCNConv as _SpektralGCNConv
 from spektral.layers.ops import modal_dot
 

@@ -25,8 +25,8 @@ from keras import layers, ops
 
 from diffvae import defaults
 from diffvae import losses as diffvae_losses
-from diffvae.checks import positive_int, positive_ints, positive_number
 from diffvae.base import read_file
+from diffvae.checks import positive_int, positive_ints, positive_number
 from diffvae.layers import Reparameterize
 from diffvae.networks import build_decoder, kernel_product
 

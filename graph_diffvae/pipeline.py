@@ -22,11 +22,11 @@ import pandas as pd
 import scipy.sparse as sp
 
 from diffvae import defaults
-from diffvae.progress import step
 from diffvae.analysis import tsne, tsne_sample
-from diffvae.errors import InputError
 from diffvae.distributed import device_shards
+from diffvae.errors import InputError
 from diffvae.io import as_anndata, open_h5ad
+from diffvae.progress import step
 from diffvae.stopping import best_epoch, training_note
 from diffvae.streaming import ScaledRows
 

@@ -1,7 +1,6 @@
 """2-D t-SNE of a latent representation (openTSNE by default, scikit-learn as an option)."""
 from __future__ import annotations
 
-
 import numpy as np
 
 from .. import defaults

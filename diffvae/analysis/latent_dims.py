@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from .. import defaults
-
 from ..errors import InputError
 
 

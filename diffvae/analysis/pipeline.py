@@ -20,12 +20,14 @@ import numpy as np
 import pandas as pd
 
 from .. import defaults
-from ..progress import step
 from ..defaults import CLUSTERERS, SPACES
 from ..errors import InputError, warn
 from ..io import as_anndata, open_h5ad
 from ..preprocessing import row_blocks
-from . import clustering, embedding, genes, latent_dims, markers as marker_module, metrics
+from ..progress import step
+from . import clustering, embedding, genes, latent_dims
+from . import markers as marker_module
+from . import metrics
 
 
 @dataclass

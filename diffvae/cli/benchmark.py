@@ -27,14 +27,15 @@ import time
 from pathlib import Path
 
 from .. import defaults
-from ..checks import positive_int, positive_ints
 from .._files import atomic_path
+from ..checks import positive_int, positive_ints
 from ..comparison import paper_layout, plot_runs, run_protocol, summarise
 from ..defaults import CLUSTERERS, PAPER_CLUSTERERS, SPACES
 from ..errors import InputError
 from ..models import MODEL_NAMES, TUNED
-from .common import (add_data_arguments, add_run_arguments, command, load_input, markdown_table,
-                     new_parser, parse_args, reference_labels, save_figure, write_csv)
+from .common import (add_data_arguments, add_label_argument, add_run_arguments, command, load_input,
+                     markdown_table, new_parser, parse_args, reference_labels, save_figure,
+                     write_csv)
 
 QUICK = {"latent_dims": [20], "repetitions": 2, "epochs": 5}
 
@@ -42,7 +43,7 @@ QUICK = {"latent_dims": [20], "repetitions": 2, "epochs": 5}
 def build_parser() -> argparse.ArgumentParser:
     parser = new_parser("benchmark", __doc__)
     add_data_arguments(parser)
-    parser.add_argument("--label-key", help="obs column of reference labels (default: the dataset's)")
+    add_label_argument(parser)
     parser.add_argument("--models", nargs="+", choices=sorted(MODEL_NAMES),
                         default=["diffvae", "vae", "ae", "pca"],
                         help=f"{TUNED}: DiffVAE.tuned(), the MMD study's recommended options")

@@ -17,14 +17,11 @@ import numpy as np
 import pandas as pd
 
 from .. import defaults
-from ..checks import optional, positive_int
 from .._files import atomic_path, recording
-from ..progress import show_steps, step
+from ..checks import optional, positive_int
 from ..errors import InputError
+from ..progress import show_steps, step
 from .manifest import MANIFEST, start_outputs, write_manifest
-
-
-
 
 #: the original code's option names (its train_DiffVAE.py), accepted beside this package's
 ORIGINAL_OPTIONS = {"--data": "--gene_expression_filename", "--hidden-dims": "--hidden_dimensions",
@@ -128,6 +125,13 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, backed: bool = False)
         parser.add_argument("--backed", action="store_true",
                             help="read the .h5ad of --data from disk, block by block, without "
                             "loading its matrix (data larger than memory)")
+
+
+def add_label_argument(parser: argparse.ArgumentParser) -> None:
+    """``--label-key``: the obs column of reference labels (cell types), read by
+    :func:`reference_labels`."""
+    parser.add_argument("--label-key", help="obs column of reference labels, the cell types "
+                        "(default: the dataset's)")
 
 
 def add_early_stopping_argument(parser: argparse.ArgumentParser, watched: str = "validation loss") -> None:

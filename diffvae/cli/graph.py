@@ -44,16 +44,15 @@ from graph_diffvae.pipeline import link_cells
 
 from .. import defaults
 from .._files import atomic_path
-from ..progress import step
 from ..base import keras_backend
 from ..datasets import progenitor_types
 from ..distributed import data_parallel
 from ..errors import InputError
+from ..progress import step
 from .common import (add_data_arguments, add_data_parallel_argument, add_early_stopping_argument,
-                     add_run_arguments, command, load_input, markdown_table, new_parser,
-                     parse_args, process_outputs, reference_labels, save_figure, spellings,
-                     write_csv,
-                     write_h5ad)
+                     add_label_argument, add_run_arguments, command, load_input, markdown_table,
+                     new_parser, parse_args, process_outputs, reference_labels, save_figure,
+                     spellings, write_csv, write_h5ad)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--heads", type=int, default=1, help="attention heads for --conv gat")
     parser.add_argument(*spellings("--model-name"), dest="model_name",
                         help="bundle folder name (default: graph_diffvae, or multitask_diffvae)")
-    parser.add_argument("--label-key", help="obs column of reference labels (default: the dataset's)")
+    add_label_argument(parser)
     parser.add_argument("--progenitors", nargs="+", metavar="TYPE",
                         help="progenitor types for the link split (default: the dataset's)")
     parser.add_argument("--tsne-max-cells", type=int, default=defaults.TSNE_MAX_CELLS,

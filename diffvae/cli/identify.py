@@ -27,22 +27,23 @@ import numpy as np
 import pandas as pd
 
 from .. import defaults
-from ..checks import optional, positive_int, positive_number
 from .._files import atomic_path
-from ..progress import step
 from ..analysis import MARKER_SETS, clustering, plots
 from ..analysis.pipeline import Identification, identify_cell_types
+from ..base import keras_backend
+from ..checks import optional, positive_int, positive_number
 from ..datasets import marker_set
 from ..defaults import CLUSTERERS, SPACES
-from ..base import keras_backend
 from ..errors import InputError
 from ..models import LatentModel
-from .common import (add_data_arguments, add_model_arguments, add_run_arguments, bundle_option,
-                     command, load_input, load_or_train, model_training_note, new_parser,
-                     parse_args, reference_labels, save_figure, write_csv, write_h5ad)
+from ..progress import step
+from .common import (add_data_arguments, add_label_argument, add_model_arguments, add_run_arguments,
+                     bundle_option, command, load_input, load_or_train, model_training_note,
+                     new_parser, parse_args, reference_labels, save_figure, write_csv, write_h5ad)
 
 FIGURES = {
-    "tsne.png": "t-SNE of mu by cluster (ids on the map), by assigned type and by reference label (Fig. 1b)",
+    "tsne.png": "t-SNE of mu by cluster (ids on the map), by assigned type and by reference "
+                "label (Fig. 1b)",
     "latent_dims.png": "latent dimensions that encode each cluster (Fig. 1c)",
     "high_weight_genes.png": "high-weight genes per cluster (Fig. 1d)",
     "markers.png": "marker genes per cluster (Fig. 1e)",
@@ -67,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="cluster the 2-D t-SNE (the paper) or mu itself")
     parser.add_argument("--markers", help=f"marker set: one of {', '.join(MARKER_SETS)}, or a CSV "
                         "with columns cell_type,gene (default: the dataset's)")
-    parser.add_argument("--label-key", help="obs column with reference labels (default: the dataset's)")
+    add_label_argument(parser)
     parser.add_argument("--n-dims", type=int, default=defaults.N_TOP_DIMENSIONS,
                         help=f"top dimensions per cluster (paper: {defaults.N_TOP_DIMENSIONS})")
     parser.add_argument("--n-genes", type=int, default=defaults.N_GENES_PER_DIMENSION,

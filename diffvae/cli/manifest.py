@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .._files import atomic_path
-from ..progress import logger
 from .._version import __version__
+from ..progress import logger
 
 #: written last into a command's output folder: what the run wrote, with checksums
 MANIFEST = "manifest.json"

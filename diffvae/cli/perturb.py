@@ -3,9 +3,10 @@
 Trains (or loads) DiffVAE, then runs :func:`diffvae.cell_states.change_cell_states`: the
 cell-state classifier on the mature (target) types, the source cells' mu shifted along each
 target's top dimensions by lambda standard deviations, decoded and classified, with lambda = 0
-and random dimensions as controls, and how many genes each converted cell needs changed. Writes to ``--out``: conversions.csv, target_dimensions.csv,
-genes_to_flip.csv, flip_genes.csv, classifier_metrics.json, classifier_confusion.csv, the
-classifier and model bundles, figures (PNG) and report.md.
+and random dimensions as controls, and how many genes each converted cell needs changed.
+Writes to ``--out``: conversions.csv, target_dimensions.csv, genes_to_flip.csv, flip_genes.csv,
+classifier_metrics.json, classifier_confusion.csv, the classifier and model bundles, figures
+(PNG) and report.md.
 
 Example::
 
@@ -22,23 +23,24 @@ import numpy as np
 import pandas as pd
 
 from .. import defaults
-from ..checks import optional, positive_int
 from .._files import atomic_path
 from ..base import keras_backend
 from ..cell_states import (CellStateChange, change_cell_states, check_options, check_states,
                            cluster_states)
+from ..checks import optional, positive_int
 from ..datasets import marker_set
 from ..errors import InputError
-from .common import (add_data_arguments, add_model_arguments, add_run_arguments, bundle_option,
-                     command, load_input, load_or_train, markdown_table, model_training_note,
-                     new_parser, parse_args, reference_labels, save_figure, write_csv)
+from .common import (add_data_arguments, add_label_argument, add_model_arguments, add_run_arguments,
+                     bundle_option, command, load_input, load_or_train, markdown_table,
+                     model_training_note, new_parser, parse_args, reference_labels, save_figure,
+                     write_csv)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = new_parser("perturb", __doc__)
     add_data_arguments(parser)
     add_model_arguments(parser)
-    parser.add_argument("--label-key", help="obs column of cell types (default: the dataset's)")
+    add_label_argument(parser)
     parser.add_argument("--groups", choices=["label", "cluster"], default="label",
                         help="cell types from the reference labels, or from the identification "
                         "pipeline's clusters named by marker genes (k-means on mu; unnamed "

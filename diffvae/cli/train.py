@@ -5,7 +5,8 @@ and loss curves (``loss.png``), and the latent representation (``latent.h5ad`` w
 ``obsm["X_<model>"]``, and ``latent.csv``).
 
 ``--data-parallel`` trains on every device of every process that ``KERAS_DISTRIBUTION_*``
-variables join (Keras's ``DataParallel`` on the JAX backend; see docs/distributed.md); ``--batch-size`` stays the global batch and only process 0 writes outputs.
+variables join (Keras's ``DataParallel`` on the JAX backend; see docs/distributed.md);
+``--batch-size`` stays the global batch and only process 0 writes outputs.
 
 ``--backed`` trains from an .h5ad on disk without loading it (anndata's backed mode: minibatches
 are read and scaled on the fly; for data larger than memory); ``latent.h5ad`` then holds the
@@ -24,15 +25,15 @@ import anndata as ad
 import pandas as pd
 
 from .. import defaults
-from ..progress import step
 from ..checks import fraction, optional, positive_int, positive_ints, positive_number
 from ..distributed import data_parallel
 from ..errors import InputError
 from ..models import MODEL_NAMES, TUNED, LatentModel, get_model
+from ..progress import step
 from ..stopping import training_note
 from .common import (add_data_arguments, add_data_parallel_argument, add_early_stopping_argument,
-                     add_run_arguments, command, load_input, new_parser, parse_args, spellings,
-                     process_outputs, save_figure, write_csv, write_h5ad)
+                     add_run_arguments, command, load_input, new_parser, parse_args,
+                     process_outputs, save_figure, spellings, write_csv, write_h5ad)
 
 
 def build_parser() -> argparse.ArgumentParser:

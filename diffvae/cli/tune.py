@@ -21,8 +21,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .. import defaults
-from ..checks import fraction, positive_int, positive_ints, positive_number
 from .._files import atomic_path
+from ..checks import fraction, positive_int, positive_ints, positive_number
 from ..errors import TrainingError
 from ..models import get_model
 from .common import (add_data_arguments, add_run_arguments, command, load_input, new_parser,

@@ -15,8 +15,7 @@ from __future__ import annotations
 from .downloads import CACHE_DIR_ENV, DATA_DIR_ENV, cache_dir, fetch
 from .loaders import (LOADERS, human_blood, load_dataset, load_offline, pancreas, paul15_from_rda,
                       paul15_tradeseq, pbmc68k_reduced, zebrafish)
-from .registry import (REGISTRY, DatasetInfo, RemoteFile, label_key, marker_set,
-                       progenitor_types)
+from .registry import REGISTRY, DatasetInfo, RemoteFile, label_key, marker_set, progenitor_types
 from .simulator import synthetic, write_synthetic
 
 __all__ = ["CACHE_DIR_ENV", "DATA_DIR_ENV", "LOADERS", "REGISTRY", "DatasetInfo", "RemoteFile",

@@ -25,7 +25,8 @@ def local_dir(name: str, data_dir: str | os.PathLike | None) -> Path | None:
 
 def fetch(name: str, *, data_dir: str | os.PathLike | None = None, download: bool = True,
           files: tuple[str, ...] | None = None) -> dict[str, Path]:
-    """Return the local path of each file of dataset ``name`` (``files``: a subset), fetching if needed.
+    """Return the local path of each file of dataset ``name`` (``files``: a subset), fetching
+    it if needed.
 
     Raises :class:`~diffvae.errors.InputError` naming the files, their source and where to put
     them when they are neither local nor downloadable.

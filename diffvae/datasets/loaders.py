@@ -14,7 +14,8 @@ import scipy.sparse as sp
 
 from ..errors import InputError
 from .downloads import fetch, local_dir
-from .registry import MURARO_MATRIX, MURARO_TYPES, VELTEN_COUNTS, VELTEN_FACS, dataset_info, tag_dataset
+from .registry import (MURARO_MATRIX, MURARO_TYPES, VELTEN_COUNTS, VELTEN_FACS, dataset_info,
+                       tag_dataset)
 from .simulator import synthetic
 
 

@@ -42,8 +42,8 @@ def write_synthetic(path: str | os.PathLike, n_cells: int, n_genes: int = 2000,
     cells, for scaling runs: memory holds one chunk, whatever ``n_cells`` is. Every chunk shares
     the genes' parameters and draws its own cells; ``log_mean_offset`` lowers every gene's mean
     (the default leaves about 90 % zeros, as in droplet data)."""
-    from anndata.io import sparse_dataset, write_elem
     import h5py
+    from anndata.io import sparse_dataset, write_elem
 
     from .._files import atomic_path
 
