@@ -5,7 +5,7 @@
 >>> model = DiffVAE(latent_dim=50).fit(adata, seed=0)      # doctest: +SKIP
 >>> model.transform(adata, key_added=True)                 # doctest: +SKIP
 """
-from . import datasets
+from . import datasets, quiet
 from ._version import __version__
 from .base import BaseEstimator
 from .classifier import CellStateClassifier
@@ -13,6 +13,8 @@ from .errors import InputError, NotFittedError
 from .io import read
 from .models import AE, PCA, VAE, DiffVAE, LatentModel, get_model
 from .preprocessing import Preprocessor
+
+quiet.drop_retracing_warning()  # fitting several models in one process sets it off, needlessly
 
 #: load any bundle (DiffVAE, a baseline, the classifier, Graph-DiffVAE) as the class it holds
 load = BaseEstimator.load

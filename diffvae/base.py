@@ -179,7 +179,13 @@ class BaseEstimator:
         if (path / HISTORY).exists():
             model.history_ = read_file(path / HISTORY, lambda f: pd.read_csv(f, index_col="epoch"))
         model._load_extra(path)
-        model._check_is_fitted()
+        try:
+            model._check_is_fitted()
+        except NotFittedError:
+            missing = " or ".join(name for name in (PREPROCESSING, NETWORK)
+                                  if not (path / name).exists()) or "fitted state"
+            raise InputError(f"{path}: incomplete bundle, no {missing}; save the model "
+                             "again") from None
         return model
 
     # -- for subclasses -----------------------------------------------------------------------

@@ -95,9 +95,17 @@ def open_h5ad(data) -> ad.AnnData | None:
     if not path.exists():
         raise InputError(f"{path}: no such file")
     try:
-        return ad.read_h5ad(path, backed="r")
+        backed = ad.read_h5ad(path, backed="r")
     except Exception as exc:  # h5py and anndata raise many kinds
         raise InputError(f"{path}: not a readable .h5ad file ({exc})") from exc
+    try:
+        has_x = backed.X is not None
+    except KeyError:  # h5py: no such dataset
+        has_x = False
+    if not has_x:
+        raise InputError(f"{path}: no X matrix; only X is read from disk (write the matrix to "
+                         "use as X, or load the file into memory and pick a layer)")
+    return backed
 
 
 def no_layer_on_disk(layer: str | None) -> None:
@@ -115,6 +123,10 @@ def as_anndata(data, *, layer: str | None = None) -> ad.AnnData:
     """
     if isinstance(data, ad.AnnData):
         if layer is None:
+            if data.X is None:
+                raise InputError("the AnnData has no X matrix" + (
+                    f"; use one of its layers ({', '.join(data.layers)}) with layer= (--layer)"
+                    if len(data.layers) else ""))
             return data
         if layer not in data.layers:
             raise InputError(f"AnnData has no layer {layer!r}; layers: {list(data.layers)}")

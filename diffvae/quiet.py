@@ -13,13 +13,15 @@ The command line installs it. In a notebook or script, call it before anything i
     diffvae.quiet.install()
     from diffvae import DiffVAE
 
-``import diffvae`` itself changes nothing in how TensorFlow starts.
+``import diffvae`` itself changes nothing in how TensorFlow starts; it only drops TensorFlow's
+"triggered tf.function retracing" warning (:func:`drop_retracing_warning`).
 """
 from __future__ import annotations
 
 import contextlib
 import importlib.abc
 import importlib.util
+import logging
 import os
 import re
 import sys
@@ -88,3 +90,17 @@ def install() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # later C++ INFO and WARNING lines
     if not any(isinstance(f, _TensorFlowFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _TensorFlowFinder())
+
+
+class _Retracing(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+def drop_retracing_warning() -> None:
+    """Drop TensorFlow's "triggered tf.function retracing" warning: fitting several models in
+    one process sets it off because each model's training step is a function of its own, traced
+    once, as it should be; the warning's advice does not apply."""
+    logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, _Retracing) for f in logger.filters):
+        logger.addFilter(_Retracing())

@@ -152,12 +152,18 @@ def link_cells(adata: ad.AnnData | str, model: GraphEstimator, *, adjacency=None
                "training": training_note(history, epochs, "val_auc", early_stopping=early)}
     result = CellLinks(model, predicted, representation, embedding, metrics, embedded, labels,
                        progenitors)
-    if labels is not None:
+    if labels is not None and len(set(labels)) < 2:
+        # every link would join cells "of the same type": shares and ARI of 1.0 that mean nothing
+        result.notes.append(f"Every cell has the same label ({labels[0]}), so the report cannot "
+                            "say which types the links join; give labels with several types.")
+        result.labels = None
+    elif labels is not None:
         _what_links_join(result, adata, seed, layer)
     if model.conv == "gat":
         links = model.link_importance(adata, layer=layer)
-        if labels is not None and progenitors:
-            result.progenitor_attention = evaluation.progenitor_attention(links, labels, progenitors)
+        if result.labels is not None and progenitors:
+            result.progenitor_attention = evaluation.progenitor_attention(links, result.labels,
+                                                                          progenitors)
         links.insert(0, "target_cell", adata.obs_names[links["target"]])
         links.insert(1, "source_cell", adata.obs_names[links["source"]])
         result.link_importance = links

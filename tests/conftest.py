@@ -2,6 +2,8 @@
 ``data_dir`` fixture is in the top-level conftest.py."""
 from __future__ import annotations
 
+import fcntl
+import os
 import warnings
 
 import numpy as np
@@ -20,13 +22,20 @@ def paul15(data_dir):
 
 @pytest.fixture(scope="session")
 def paul15_model(paul15, tmp_path_factory):
-    """DiffVAE trained with the paper's defaults on the real paul15 data, saved as a bundle."""
+    """DiffVAE trained with the paper's defaults on the real paul15 data, saved as a bundle:
+    trained once for the whole run, by the first worker process that needs it (pytest-xdist's
+    workers share the parent of their temporary folders), and loaded by the others."""
     from diffvae import DiffVAE
 
-    model = DiffVAE(latent_dim=50).fit(paul15, epochs=100, seed=0, verbose=0)
-    path = tmp_path_factory.mktemp("models") / "paul15"
-    model.save(path)
-    return model, path
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    path = shared / "paul15_model"
+    with open(shared / "paul15_model.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the others wait here while the first one trains
+        if not (path / "config.json").exists():
+            DiffVAE(latent_dim=50).fit(paul15, epochs=100, seed=0, verbose=0).save(path)
+    return DiffVAE.load(path), path
 
 
 @pytest.fixture(scope="session")

@@ -33,10 +33,14 @@ def cluster(x: np.ndarray, clusterer: str, *, n_clusters: int | None = None,
     raise InputError(f"clusterer must be one of {CLUSTERERS}, got {clusterer!r}")
 
 
-def check_size(clusterer: str, n_cells: int) -> None:
+def check_size(clusterer: str, n_cells: int, *, min_samples: int | None = None) -> None:
     """Refuse a clusterer that cannot run on ``n_cells`` cells (called before any training):
-    DBSCAN above :data:`~diffvae.defaults.EXACT_CLUSTERING_MAX_CELLS` cells, Leiden on fewer
+    DBSCAN above :data:`~diffvae.defaults.EXACT_CLUSTERING_MAX_CELLS` cells or with
+    ``min_samples`` above the number of cells (no cell could be a core point), Leiden on fewer
     cells than its graph has neighbours."""
+    if clusterer == "dbscan" and min_samples is not None and min_samples > n_cells:
+        raise InputError(f"DBSCAN's min_samples ({min_samples}) is more than the {n_cells} cells: "
+                         "no cell could start a cluster; lower --min-samples (min_samples=)")
     if clusterer == "dbscan" and n_cells > defaults.EXACT_CLUSTERING_MAX_CELLS:
         raise InputError(f"DBSCAN needs the exact neighbours of every cell and is not offered above "
                          f"{defaults.EXACT_CLUSTERING_MAX_CELLS:,} cells (got {n_cells:,}); use "

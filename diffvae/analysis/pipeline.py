@@ -100,7 +100,7 @@ def identify_cell_types(
         raise InputError(f"cluster_on must be one of {SPACES}, got {cluster_on!r}")
     backed = open_h5ad(adata)  # a path is opened once, here
     adata = adata if backed is None else backed
-    clustering.check_size(clusterer, adata.n_obs)  # before the cells are embedded
+    clustering.check_size(clusterer, adata.n_obs, min_samples=min_samples)  # before embedding
     labels = None if labels is None else np.asarray(labels).astype(str)
     if clusterer == "kmeans" and n_clusters is None:
         if labels is None:

@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     key, labels = reference_labels(adata, args.label_key)
     if args.clusterer == "kmeans" and args.n_clusters is None and labels is None:
         raise InputError("k-means needs --n-clusters when the data have no reference labels")
-    clustering.check_size(args.clusterer, adata.n_obs)
+    clustering.check_size(args.clusterer, adata.n_obs, min_samples=args.min_samples)
     if args.n_clusters is not None and args.n_clusters >= adata.n_obs:
         raise InputError(f"--n-clusters {args.n_clusters} needs more cells than clusters; the "
                          f"data have {adata.n_obs}")

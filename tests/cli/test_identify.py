@@ -127,3 +127,12 @@ def test_a_model_with_non_finite_weights_is_refused_by_identify(tmp_path, capsys
     status = identify.main(["--data", str(counts_csv), "--model", str(tmp_path / "bundle"),
                             "--n-clusters", "2", "--out", str(tmp_path / "o")])
     assert status == 2 and "non-finite weights" in capsys.readouterr().err
+
+
+def test_dbscan_with_more_min_samples_than_cells_is_refused_before_training(tmp_path, capsys,
+                                                                            counts_csv):
+    status = identify.main(["--data", str(counts_csv), "--clusterer", "dbscan", "--min-samples",
+                            "500", "--out", str(tmp_path / "o"), "--quiet"])
+    assert status == 2
+    assert "DBSCAN's min_samples (500) is more than the 120 cells" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "model").exists()  # refused before any training

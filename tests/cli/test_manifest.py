@@ -37,3 +37,18 @@ def test_a_run_that_does_not_finish_leaves_no_manifest(tmp_path, counts_csv, mon
     with caplog.at_level("WARNING", logger="diffvae"):
         assert train.main(["--data", str(counts_csv), "--out", str(out), *QUICK]) == 0
     assert "an earlier run there did not finish" in caplog.text and check_outputs(out) == []
+
+
+def test_a_second_run_into_a_used_folder_leaves_only_its_own_files(tmp_path, counts_csv):
+    from diffvae.cli.manifest import MANIFEST, check_outputs
+
+    out = tmp_path / "out"
+    assert train.main(["--data", str(counts_csv), "--out", str(out), *QUICK,
+                       "--model-name", "first"]) == 0
+    assert (out / "first" / "model.keras").exists()
+    assert train.main(["--data", str(counts_csv), "--out", str(out), *QUICK, "--model", "pca",
+                       "--model-name", "second"]) == 0
+    listed = set(json.loads((out / MANIFEST).read_text())["files"])
+    on_disk = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} - {MANIFEST}
+    assert on_disk == listed and not (out / "first").exists()  # the first run's bundle is gone
+    assert check_outputs(out) == []

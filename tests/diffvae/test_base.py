@@ -178,3 +178,10 @@ def test_graph_training_takes_keras_callbacks(counts_adata, rng):
                                    callbacks=[stop, keras.callbacks.TerminateOnNaN()])
     assert len(model.history_) < 50
     assert sp.issparse(model.adjacency_)
+
+
+def test_a_bundle_without_its_network_names_the_missing_file(bundles):
+    path = bundles["diffvae"][1]
+    (path / "model.keras").unlink()
+    with pytest.raises(InputError, match=r"incomplete bundle, no model.keras; save the model again"):
+        DiffVAE.load(path)

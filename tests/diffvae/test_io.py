@@ -114,3 +114,15 @@ def test_unreadable_files_name_the_file(tmp_path, rng):
     (tmp_path / "cut.csv.gz").write_bytes(data[: len(data) // 2])
     with pytest.raises(InputError, match=r"cut\.csv\.gz: cannot be read .*EOFError"):
         read(tmp_path / "cut.csv.gz")
+
+
+def test_an_h5ad_without_x_is_named_in_memory_and_on_disk(tmp_path, counts_adata):
+    from diffvae import DiffVAE
+
+    path = tmp_path / "layers_only.h5ad"
+    ad.AnnData(obs=counts_adata.obs, var=counts_adata.var,
+               layers={"counts": counts_adata.X}).write_h5ad(path)
+    with pytest.raises(InputError, match=r"no X matrix; use one of its layers \(counts\)"):
+        DiffVAE().fit(read(path), epochs=1)
+    with pytest.raises(InputError, match=r"layers_only.h5ad: no X matrix; only X is read from disk"):
+        DiffVAE().fit(str(path), epochs=1)

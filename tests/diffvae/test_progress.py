@@ -37,3 +37,14 @@ def test_keras_verbosity_follows_the_terminal(monkeypatch):
     assert progress.keras_verbose("auto") == 2  # a log file: one plain line per epoch
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     assert progress.keras_verbose("auto") == 1 and progress.keras_verbose(0) == 0
+
+
+def test_fitting_several_models_from_files_warns_of_no_retracing(tmp_path, counts_file):
+    """Each fit traces its own training step once; TensorFlow's retracing warning (set off by
+    the sixth model or so) is dropped at ``import diffvae``."""
+    script = ("import diffvae\n"
+              f"for seed in range(8):\n"
+              f"    diffvae.AE(2, (4, 2)).fit({str(counts_file)!r}, epochs=1, verbose=0, seed=seed)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "retracing" not in result.stderr, result.stderr

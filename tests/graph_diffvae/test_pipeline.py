@@ -45,3 +45,13 @@ def test_link_cells_refuses_what_cannot_be_right(pbmc):
     fitted = GraphDiffVAE(hidden_dim=16, latent_dim=4).fit(pbmc[:300].copy(), epochs=1, verbose=0)
     with pytest.raises(InputError, match="fitted on 300 cells, not these 700"):
         link_cells(pbmc, fitted)
+
+
+def test_one_class_labels_give_no_same_type_share_but_a_note(pbmc):
+    labels = np.full(pbmc.n_obs, "PBMC")
+    result = link_cells(pbmc, GraphDiffVAE(hidden_dim=16, latent_dim=4), labels=labels, epochs=1,
+                        verbose=0)
+    assert "same_type_share" not in result.metrics and "kmeans_ari" not in result.metrics
+    assert result.notes == ["Every cell has the same label (PBMC), so the report cannot say which "
+                            "types the links join; give labels with several types."]
+    assert set(result.figures()) == {"training.png"}
