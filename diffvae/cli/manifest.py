@@ -26,8 +26,7 @@ def start_outputs(out: Path) -> None:
     manifest = out / MANIFEST
     if manifest.exists():
         manifest.replace(out / PREVIOUS)
-    elif not (out / PREVIOUS).exists() and out.is_dir() and any(
-            not p.name.startswith(".") for p in out.iterdir()):
+    elif out.is_dir() and any(not p.name.startswith(".") for p in out.iterdir()):
         logger.warning("%s holds files but no %s: an earlier run there did not finish, so they may "
                        "be a mixture; this run replaces the ones it writes", out, MANIFEST)
 

@@ -13,6 +13,7 @@ from graph_diffvae import GraphDiffVAE, MultitaskDiffVAE, graphs, neighbours
 from tests.helpers import planted
 
 
+@pytest.mark.slow  # a minute or more
 def test_command_line_on_paul15_as_at_scale(tmp_path, data_dir, paul15, monkeypatch):
     # every step as above its size limits (approximate input graph, links and co-expression
     # pairs; t-SNE of a sample), on real cells

@@ -57,6 +57,7 @@ def test_perturb_errors(paul15_model, tmp_path, data_dir, capsys):
     assert "unknown cell type(s) ['HSPC']" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a minute or more
 def test_perturb_with_named_clusters_as_types(paul15_model, tmp_path, data_dir, capsys):
     _, bundle = paul15_model
     args = ["--dataset", "paul15_tradeseq", "--data-dir", str(data_dir), "--model", str(bundle),

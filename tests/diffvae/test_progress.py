@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from diffvae import progress
 from diffvae.quiet import filtered_stderr
 
@@ -39,6 +41,7 @@ def test_keras_verbosity_follows_the_terminal(monkeypatch):
     assert progress.keras_verbose("auto") == 1 and progress.keras_verbose(0) == 0
 
 
+@pytest.mark.slow  # a minute or more
 def test_fitting_several_models_from_files_warns_of_no_retracing(tmp_path, counts_file):
     """Each fit traces its own training step once; TensorFlow's retracing warning (set off by
     the sixth model or so) is dropped at ``import diffvae``."""
