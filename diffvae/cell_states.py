@@ -18,24 +18,28 @@ import numpy as np
 import pandas as pd
 
 from . import defaults, perturbation
-from .analysis import UNKNOWN, plots, tsne
+from .analysis import UNASSIGNED, plots, tsne
 from .analysis.pipeline import identify_cell_types
 from .checks import positive_int
 from .classifier import CellStateClassifier
 from .errors import InputError
+from .models import pca_of_input
 from .progress import step
+
+BASELINE = "PCA baseline"  # the conversions table's rows for PCA of the same input
 
 
 @dataclass
 class CellStateChange:
     """Everything :func:`change_cell_states` computed; tables are pandas DataFrames.
 
-    ``conversions``: source cells called each target per lambda, targeted and random;
+    ``conversions``: source cells called each target per lambda: targeted, random and the
+    same shift on PCA of the same input ("PCA baseline");
     ``converted``: per target and lambda, which source cells the classifier calls the target
     after the shift; ``dimensions``: each target's shifted latent dimensions;
     ``genes_to_flip`` (per converted cell) and ``flip_genes`` (genes most often changed): the
     genes-to-change analysis at ``flip_lambda``; ``source``: the source cells (boolean mask);
-    ``embedding``: the t-SNE of every cell's mu.
+    ``embedding``: the t-SNE of every cell's mu; ``states``: each cell's state.
     """
 
     classifier: CellStateClassifier
@@ -51,6 +55,7 @@ class CellStateChange:
     lambdas: list[float]
     n_genes: int
     metrics: dict
+    states: np.ndarray | None = None
 
     @property
     def converted_by_decoding(self) -> dict[str, float]:
@@ -66,7 +71,8 @@ class CellStateChange:
         ``genes_to_flip.png``."""
         shown = [lam for lam in (0.0, 0.5, 1.0, 2.0) if lam in self.lambdas] or self.lambdas[:3]
         figures = {"conversions_tsne.png": plots.conversion_tsne(
-                       self.embedding, self.source, self.converted, self.targets, shown),
+                       self.embedding, self.source, self.converted, self.targets, shown,
+                       self.states),
                    "conversion_curves.png": plots.conversion_curves(self.conversions)}
         if len(self.genes_to_flip):
             figures["genes_to_flip.png"] = plots.flip_distribution(self.genes_to_flip, self.n_genes)
@@ -110,8 +116,9 @@ def cluster_states(adata: ad.AnnData, model, markers: str | Mapping[str, Sequenc
     """Each cell's state from the identification pipeline instead of reference labels: k-means
     clusters of mu named by ``markers``; a cluster no marker set names is "cluster N"."""
     result = identify_cell_types(adata, model, labels=labels, n_clusters=n_clusters,
-                                 cluster_on="latent", markers=markers, seed=seed, layer=layer)
-    names = {c: (n if n != UNKNOWN else f"cluster {c}") for c, n in result.cluster_names.items()}
+                                 cluster_on="latent", markers=markers, seed=seed, layer=layer,
+                                 differential=False, baseline=False)
+    names = {c: (n if n != UNASSIGNED else f"cluster {c}") for c, n in result.cluster_names.items()}
     return np.array([names[c] for c in result.clusters.tolist()])
 
 
@@ -155,6 +162,11 @@ def change_cell_states(
         table, converted = perturbation.conversions(
             model.decode, classifier.predict, mu[source], dims, lambdas, sd, n_random=n_random,
             seed=seed)
+    with step(f"the same shifts on PCA({model.latent_dim}) of the same input (the baseline)"):
+        baseline = _pca_conversions(adata, model, classifier, groups, source, targets,
+                                    lambdas=lambdas, n_dims=n_dims, sd_from=sd_from, seed=seed,
+                                    layer=layer)
+    table = pd.concat([table, baseline], ignore_index=True)
     with step("genes to change for each converted cell"):
         needed, flip_genes = perturbation.flip_analysis(
             model.decode, classifier.predict, x[source], mu[source], dims, flip_lambda, sd,
@@ -165,8 +177,32 @@ def change_cell_states(
                "classes": classifier.classes_.tolist(),
                "n_held_out": int(classifier.confusion_.to_numpy().sum()),
                "sources": sources, "n_source_cells": int(source.sum()), "sd_from": sd_from,
-               "source_cells_called": {str(k): int(v) for k, v in own_call.items()}}
+               "source_cells_called": {str(k): int(v) for k, v in own_call.items()},
+               "pca_dims": model.latent_dim,
+               "pca_baseline": {t: dict(zip(map(str, g["lambda"]), g["fraction"]))
+                                for t, g in baseline.groupby("target", sort=False)}}
     with step(f"t-SNE of {adata.n_obs} cells"):
         embedding = tsne(mu, seed=seed)
     return CellStateChange(classifier, table, converted, dims, needed, flip_genes, source,
-                           embedding, sources, targets, lambdas, x.shape[1], metrics)
+                           embedding, sources, targets, lambdas, x.shape[1], metrics, groups)
+
+
+def _pca_conversions(adata: ad.AnnData, model, classifier: CellStateClassifier,
+                     groups: np.ndarray, source: np.ndarray, targets: Sequence[str], *,
+                     lambdas: Sequence[float], n_dims: int, sd_from: str, seed: int | None,
+                     layer: str | None) -> pd.DataFrame:
+    """The same shifts with PCA of the model's input in place of DiffVAE: each target's top
+    dimensions of the PCA scores, moved by lambda standard deviations towards the target,
+    decoded by the inverse PCA and called by the same classifier."""
+    pca = pca_of_input(model, adata, layer=layer, seed=seed)
+    scores = pca.transform(adata, layer=layer)
+    dims = perturbation.target_dimensions(scores, groups, targets, n_dims)
+    sd = (scores if sd_from == "all" else scores[source]).std(axis=0)
+    tables = []
+    for target in targets:
+        signed = sd * perturbation.towards(scores, source, groups == target)
+        table, _ = perturbation.conversions(pca.decode, classifier.predict, scores[source],
+                                            {target: dims[target]}, lambdas, signed,
+                                            n_random=0, seed=seed)
+        tables.append(table.assign(dimensions=BASELINE))
+    return pd.concat(tables, ignore_index=True)

@@ -34,6 +34,7 @@ CLASSIFIER_EPOCHS = 300
 PERPLEXITY = 30.0
 N_TOP_DIMENSIONS = 10           # latent dimensions per cluster
 N_GENES_PER_DIMENSION = 3       # high-weight genes per dimension
+N_DE_GENES = 10                 # differentially expressed genes per cluster beside them
 
 # perturbation (Fig. 2-3)
 PERTURBATION_LAMBDAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
@@ -76,3 +77,5 @@ N_NEIGHBORS = 15                # the kNN graph Leiden cuts (scanpy's default)
 # identification at scale: above these numbers of cells a step changes method (docs/scale.md)
 TSNE_MAX_CELLS = 100_000        # t-SNE of a seeded random sample of this many cells (figure only)
 EXACT_CLUSTERING_MAX_CELLS = 100_000  # above: k-means by minibatches; DBSCAN refused
+DE_MAX_CELLS = 20_000           # differential expression (every gene) of a seeded sample
+BASELINE_MAX_CELLS = 50_000     # the PCA baseline is fitted on a seeded sample of this many

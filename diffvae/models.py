@@ -423,6 +423,33 @@ def get_model(name: str, **params) -> LatentModel:
     return MODELS[name](**params)
 
 
+def pca_of_input(model: LatentModel, data, *, layer: str | None = None,
+                 max_cells: int = defaults.BASELINE_MAX_CELLS, seed: int | None = 0) -> PCA:
+    """PCA with ``model``'s latent size of ``model``'s own input (same genes, same scaling):
+    the baseline the reports set beside a model. Fitted on the cells of ``data`` (in memory, on
+    disk or an .h5ad path) or, above ``max_cells``, on a seeded random sample of them; its
+    ``transform`` then reads every cell block by block."""
+    from sklearn.decomposition import PCA as SklearnPCA
+
+    model._check_is_fitted()
+    backed = open_h5ad(data)
+    data = data if backed is None else backed
+    n_cells = data.n_obs if hasattr(data, "n_obs") else data.shape[0]
+    if n_cells > max_cells:
+        cells = np.sort(np.random.default_rng(seed).choice(n_cells, max_cells, replace=False))
+        data = data[cells]
+    if getattr(data, "isbacked", False):
+        data = data.to_memory()
+    scaled = model.preprocess(data, layer=layer)
+    if min(scaled.shape) < model.latent_dim:
+        raise InputError(f"a PCA baseline of {model.latent_dim} components needs at least as many "
+                         f"cells and genes; the data have {scaled.shape[0]} x {scaled.shape[1]}")
+    baseline = PCA(model.latent_dim)
+    baseline.preprocessor_ = model.preprocessor_
+    baseline.pca_ = SklearnPCA(n_components=model.latent_dim, random_state=seed).fit(scaled)
+    return baseline
+
+
 def split_rows(n_cells: int, validation_split: float, seed: int | None):
     """Random train / validation split of the cells (the paper: 80 / 20), as row indices."""
     n_valid = int(round(n_cells * validation_split))

@@ -153,6 +153,13 @@ def flip_analysis(decode: Callable[[np.ndarray], np.ndarray],
     return needed_table, flip_genes
 
 
+def towards(latent: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """+1 or -1 per dimension: the direction from the source cells' mean to the target cells'
+    (boolean masks). PCA's axes have no sign, so its baseline shifts each one this way."""
+    direction = np.sign(latent[target].mean(axis=0) - latent[source].mean(axis=0))
+    return np.where(direction == 0, 1.0, direction)
+
+
 def converted_by_decoding(table: pd.DataFrame,
                           share: float = defaults.PERTURBATION_DECODING_FLAG) -> pd.Series:
     """The targets (index) and their share of source cells converted at lambda = 0, decoding

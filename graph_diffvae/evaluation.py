@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from diffvae.analysis import ari, kmeans
 
-from .graphs import coexpression_graph
+from .graphs import coexpression_graph, knn_graph
 
 if TYPE_CHECKING:
     from .model import GraphDiffVAE
@@ -82,27 +82,36 @@ def progenitor_attention(links: pd.DataFrame, labels: Sequence,
 def biological_metrics(model: GraphDiffVAE, x: np.ndarray, predicted: sp.csr_matrix,
                        labels: np.ndarray, progenitors: Sequence[str], seed: int,
                        lineages: pd.DataFrame | None = None, *,
-                       cells: np.ndarray | None = None) -> dict:
+                       cells: np.ndarray | None = None, k: int = 1) -> dict:
     """What a fitted model's links mean: same-type share of links (predicted, input, a
-    co-expression graph of the scaled expression ``x`` with as many edges per cell, chance),
-    the progenitor split (and the mean lineage weights of progenitors' partners, when
-    ``lineages`` holds per-cell lineage weights) and the k-means ARI of the representation
-    (``model.transform()``). ``cells``: the cells whose rows ``x`` holds, when a sample (the
-    co-expression graph is then among them)."""
+    co-expression graph of the scaled expression ``x`` with as many edges per cell, each cell's
+    ``k`` nearest neighbours in PCA of ``x`` with the representation's size, chance), the
+    progenitor split (and the mean lineage weights of progenitors' partners, when ``lineages``
+    holds per-cell lineage weights) and the k-means ARI of the representation
+    (``model.transform()``) beside that of the same PCA. ``cells``: the cells whose rows ``x``
+    holds, when a sample (the co-expression and PCA graphs are then among them)."""
+    from sklearn.decomposition import PCA
+
     labels = np.asarray(labels)
     n_edges = edge_list(predicted).shape[0]
     if cells is not None:
         n_edges = max(1, int(round(n_edges * len(cells) / len(labels))))
+    known = labels if cells is None else labels[cells]
     coexpression = coexpression_graph(x, n_edges, seed=seed)
+    representation = model.transform()
+    m = min(representation.shape[1], *x.shape)
+    pca = PCA(m, random_state=seed).fit_transform(x)
     found = {
         "same_type_share": {
             "predicted": same_type_share(predicted, labels),
             "input": same_type_share(model.adjacency_, labels),
-            "coexpression": same_type_share(coexpression,
-                                            labels if cells is None else labels[cells]),
+            "coexpression": same_type_share(coexpression, known),
+            "pca_neighbours": same_type_share(knn_graph(pca, k, seed=seed), known),
             "chance": float(sum((n / len(labels)) ** 2 for n in pd.Series(labels).value_counts())),
         },
-        "kmeans_ari": ari(labels, kmeans(model.transform(), len(set(labels)), seed=seed)),
+        "kmeans_ari": ari(labels, kmeans(representation, len(set(labels)), seed=seed)),
+        "pca_dims": m,
+        "pca_kmeans_ari": ari(known, kmeans(pca, len(set(known)), seed=seed)),
     }
     if progenitors:
         found["progenitor_links"] = {

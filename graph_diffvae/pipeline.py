@@ -183,7 +183,7 @@ def _what_links_join(result: CellLinks, adata: ad.AnnData, seed: int | None,
     with step("what the links join (cell types, progenitors)"):
         result.metrics.update(evaluation.biological_metrics(
             model, x, result.predicted, result.labels, result.progenitors, seed, lineages,
-            cells=sampled))
+            cells=sampled, k=result.metrics["k"]))
     if sampled is not None:
         result.metrics["coexpression_cells"] = len(sampled)
     result.expression, result.coexpression_cells = x, sampled

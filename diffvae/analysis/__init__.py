@@ -7,16 +7,20 @@ clustering (:func:`kmeans`, :func:`dbscan`, :func:`leiden`), agreement with refe
 (:func:`silhouette`), the latent dimensions that encode each cluster (:func:`dimension_scores`,
 :func:`top_dimensions`), high-weight genes (:func:`high_weight_genes`, :func:`cluster_genes`),
 and the mapping of clusters to cell types by marker genes (:func:`load_markers`,
-:func:`score_clusters`, :func:`map_clusters`). Figures are in :mod:`diffvae.analysis.plots`.
+:func:`score_clusters`, :func:`map_clusters`, :func:`purity`, :func:`unnamed_types`).
+Differentially expressed genes are in :mod:`diffvae.analysis.differential`, figures in
+:mod:`diffvae.analysis.plots`.
 """
 from .clustering import NOISE, auto_eps, dbscan, kmeans, leiden
 from .embedding import tsne, tsne_sample
 from .genes import cluster_genes, high_weight_genes
 from .latent_dims import dimension_scores, extreme_cells, top_dimensions
-from .markers import MARKER_SETS, UNKNOWN, load_markers, map_clusters, score_clusters
+from .markers import (MARKER_SETS, UNASSIGNED, load_markers, map_clusters, purity, score_clusters,
+                      unnamed_types)
 from .metrics import ari, confusion_table, majority_mapping, nmi, overlap, silhouette
 
-__all__ = ["MARKER_SETS", "NOISE", "UNKNOWN", "ari", "auto_eps", "cluster_genes",
+__all__ = ["MARKER_SETS", "NOISE", "UNASSIGNED", "ari", "auto_eps", "cluster_genes",
            "confusion_table", "dbscan", "dimension_scores", "extreme_cells", "high_weight_genes",
            "kmeans", "leiden", "load_markers", "majority_mapping", "map_clusters", "nmi", "overlap",
-           "score_clusters", "silhouette", "top_dimensions", "tsne", "tsne_sample"]
+           "purity", "score_clusters", "silhouette", "top_dimensions", "tsne", "tsne_sample",
+           "unnamed_types"]

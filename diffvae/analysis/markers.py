@@ -18,7 +18,9 @@ import pandas as pd
 from ..errors import InputError
 
 MARKER_SETS = ("zebrafish_blood", "mouse_myeloid", "human_blood", "human_hspc")
-UNKNOWN = "unknown"
+UNASSIGNED = "unassigned"
+MIN_SCORE = 0.5
+MIN_MARGIN = 0.1
 
 
 def load_markers(source: str | os.PathLike | Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
@@ -73,24 +75,59 @@ def score_clusters(expression: np.ndarray, genes: Sequence[str], clusters: Seque
                                        "score", "weight_overlap"])
 
 
-def map_clusters(scores: pd.DataFrame, *, min_score: float = 0.5) -> pd.DataFrame:
-    """Assign each cluster the cell type with the highest score, or ``"unknown"``.
+def map_clusters(scores: pd.DataFrame, *, min_score: float = MIN_SCORE,
+                 min_margin: float = MIN_MARGIN) -> pd.DataFrame:
+    """Assign each cluster the cell type with the highest score, or ``"unassigned"``.
 
-    A cluster is "unknown" when no type scores at least ``min_score`` (its markers are, on
-    average, not in the upper half of their range across clusters). Returns one row per cluster
-    with the chosen type, its scores, and the runner-up type and score (how clear the call is).
+    The rule: a cluster is named by its best-scoring type when that score is at least
+    ``min_score`` (the type's markers are, on average, in the upper half of their range across
+    clusters) and at least ``min_margin`` above the runner-up's (the call is clear); otherwise it
+    is "unassigned". Returns one row per cluster with the call, the best type and its scores,
+    the runner-up type and score, the margin between them and, for unassigned clusters, why.
     """
     columns = ["cluster", "cell_type", "best_type", "score", "mean_expression", "weight_overlap",
-               "runner_up", "runner_up_score"]
+               "runner_up", "runner_up_score", "margin", "reason"]
     rows = []
     for cluster, group in scores.dropna(subset=["score"]).groupby("cluster", sort=True):
         ranked = group.sort_values("score", ascending=False, kind="stable")
         best = ranked.iloc[0]
         second = ranked.iloc[1] if len(ranked) > 1 else None
-        call = best["cell_type"] if best["score"] >= min_score else UNKNOWN
-        rows.append({"cluster": cluster, "cell_type": call, "best_type": best["cell_type"],
+        margin = best["score"] - (0.0 if second is None else second["score"])
+        reason = ""
+        if best["score"] < min_score:
+            reason = f"best score {best['score']:.2f} < {min_score}"
+        elif margin < min_margin:
+            reason = f"{best['cell_type']} only {margin:.2f} above {second['cell_type']}"
+        rows.append({"cluster": cluster, "cell_type": UNASSIGNED if reason else best["cell_type"],
+                     "best_type": best["cell_type"],
                      "score": best["score"], "mean_expression": best["mean_expression"],
                      "weight_overlap": best["weight_overlap"],
                      "runner_up": None if second is None else second["cell_type"],
-                     "runner_up_score": np.nan if second is None else second["score"]})
+                     "runner_up_score": np.nan if second is None else second["score"],
+                     "margin": margin, "reason": reason})
     return pd.DataFrame(rows, columns=columns)
+
+
+def purity(clusters, labels, names: Mapping) -> pd.DataFrame:
+    """How pure each cluster is with respect to reference ``labels``: per cluster its cells,
+    the type it is named (``names``: cluster -> type), the share of its cells whose label is
+    that type (``purity``; NaN when the name is not among the labels, e.g. "unassigned"), and
+    its most common label with that label's share."""
+    table = pd.crosstab(pd.Series(np.asarray(clusters), name="cluster"),
+                        pd.Series(np.asarray(labels).astype(str), name="label"))
+    rows = []
+    for cluster, counts in table.iterrows():
+        name = str(names.get(cluster, UNASSIGNED))
+        total = counts.sum()
+        rows.append({"cluster": cluster, "cells": int(total), "cell_type": name,
+                     "purity": counts[name] / total if name in counts.index else np.nan,
+                     "majority_label": counts.idxmax(), "majority_share": counts.max() / total})
+    return pd.DataFrame(rows)
+
+
+def unnamed_types(labels, markers: Mapping[str, Sequence[str]], genes: Sequence[str]) -> list[str]:
+    """Reference types the marker set cannot name: not among its types, or none of whose
+    markers is among ``genes``."""
+    present = set(genes)
+    nameable = {t for t, gs in markers.items() if present & set(gs)}
+    return sorted(set(np.asarray(labels).astype(str).tolist()) - nameable)

@@ -32,7 +32,7 @@ def overlap(clusters, labels, mapping: Mapping) -> float:
     """The paper's overlap: the share of cells whose cluster maps to their own reference type.
 
     ``mapping`` is cluster -> cell type (from marker genes, or :func:`majority_mapping`); cells of
-    unmapped clusters (DBSCAN noise, "unknown") count as wrong.
+    unmapped clusters (DBSCAN noise, "unassigned") count as wrong.
     """
     clusters, labels = np.asarray(clusters), np.asarray(labels).astype(str)
     mapped = np.array([str(mapping.get(c, "")) for c in clusters.tolist()])

@@ -1,17 +1,20 @@
 """The paper's identification pipeline (Fig. 1) as one call on a fitted model.
 
 expression -> mu -> 2-D t-SNE -> clusters (k-means, DBSCAN or Leiden, on the t-SNE as the paper
-does, or on mu) -> latent dimensions per cluster -> high-weight genes -> cluster to cell type by
-marker genes -> agreement with reference labels, when there are any.
+does, or on mu) -> latent dimensions per cluster -> their decoder-weight genes, beside each
+cluster's differentially expressed genes -> cluster to cell type by marker genes -> agreement
+with reference labels, when there are any, beside the same pipeline on PCA of the same input.
 
 The data may be an AnnData in memory or on disk (``backed="r"``, or an .h5ad path): every step
-holds at most the N x m representation and the N x (marker genes) expression, never N x genes.
+holds at most the N x m representation and the N x (marker genes) expression, never N x genes
+(the differential expression test and the PCA baseline's fit read seeded samples of cells).
 Above :data:`~diffvae.defaults.TSNE_MAX_CELLS` cells the t-SNE embeds a seeded random sample (for
 the figure) and clusters are found on mu; k-means and DBSCAN change as
 :mod:`~diffvae.analysis.clustering` says.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -24,8 +27,8 @@ from ..defaults import CLUSTERERS, SPACES
 from ..errors import InputError, warn
 from ..io import as_anndata, open_h5ad
 from ..preprocessing import row_blocks
-from ..progress import step
-from . import clustering, embedding, genes, latent_dims
+from ..progress import step, steps_hidden
+from . import clustering, differential, embedding, genes, latent_dims
 from . import markers as marker_module
 from . import metrics
 
@@ -36,7 +39,15 @@ class Identification:
 
     ``embedding`` is the t-SNE of the cells ``embedded`` (indices; None: all cells, in order).
     ``expression`` is the scaled expression (the model's input, cells x ``marker_genes``) of the
-    marker genes found among the model's ``genes``.
+    marker genes found among the model's ``genes``. ``cluster_genes`` are the paper's
+    decoder-weight genes of each cluster's top latent dimensions (with each gene's rank in the
+    cluster's differential expression, ``de_rank``); ``de_ranking`` ranks every gene for every
+    cluster (Wilcoxon, one cluster against the rest, on ``de_expression``: the scaled expression
+    of every gene for all cells or a sample), ``de_genes`` holds the top ones and
+    ``gene_comparison`` what the two lists share. ``purity`` (with labels and markers) says how
+    many of each named cluster's cells carry that label; ``unnamed_types`` are the reference
+    types the marker set cannot name. ``baseline`` holds the agreement metrics of the same
+    pipeline on PCA of the same input (with labels).
     """
 
     latent: np.ndarray
@@ -55,6 +66,13 @@ class Identification:
     labels: np.ndarray | None = None
     metrics: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
+    de_expression: ad.AnnData | None = None
+    de_ranking: pd.DataFrame | None = None
+    de_genes: pd.DataFrame | None = None
+    gene_comparison: pd.DataFrame | None = None
+    purity: pd.DataFrame | None = None
+    unnamed_types: list[str] = field(default_factory=list)
+    baseline: dict = field(default_factory=dict)
 
     @property
     def cluster_names(self) -> dict:
@@ -62,7 +80,7 @@ class Identification:
         if self.mapping is None or self.mapping.empty:
             return {c: str(c) for c in np.unique(self.clusters)}
         names = dict(zip(self.mapping["cluster"], self.mapping["cell_type"]))
-        return {c: names.get(c, marker_module.UNKNOWN) for c in np.unique(self.clusters)}
+        return {c: names.get(c, marker_module.UNASSIGNED) for c in np.unique(self.clusters)}
 
     def embedded_cells(self, values: np.ndarray | None) -> np.ndarray | None:
         """``values`` (one per cell) for the rows of ``embedding``."""
@@ -83,7 +101,9 @@ def identify_cell_types(
     n_dims: int = defaults.N_TOP_DIMENSIONS, n_genes: int = defaults.N_GENES_PER_DIMENSION,
     relative: bool = False, perplexity: float = defaults.PERPLEXITY, tsne_method: str = "opentsne",
     tsne_max_cells: int = defaults.TSNE_MAX_CELLS, seed: int | None = 0,
-    layer: str | None = None, min_score: float = 0.5,
+    layer: str | None = None, min_score: float = marker_module.MIN_SCORE,
+    min_margin: float = marker_module.MIN_MARGIN, n_de_genes: int = defaults.N_DE_GENES,
+    differential: bool = True, baseline: bool = True,
 ) -> Identification:
     """Run the paper's pipeline with a fitted ``model`` (DiffVAE or any :class:`~diffvae.LatentModel`).
 
@@ -93,6 +113,14 @@ def identify_cell_types(
     genes per dimension for zebrafish. With more than ``tsne_max_cells`` cells the t-SNE embeds
     a seeded random sample of that size (the figure) and clusters are found on mu (a warning
     says so when ``cluster_on="tsne"``).
+
+    ``differential``: rank each cluster's differentially expressed genes (scanpy's Wilcoxon
+    test on the scaled expression, of a seeded sample of
+    :data:`~diffvae.defaults.DE_MAX_CELLS` cells at most). ``baseline`` (with ``labels``): run
+    the same pipeline on PCA of the model's input with the same latent size
+    (:func:`~diffvae.models.pca_of_input`) and keep its agreement with the labels. A cluster is
+    named by markers as :func:`~diffvae.analysis.map_clusters` says (``min_score``,
+    ``min_margin``).
     """
     if clusterer not in CLUSTERERS:
         raise InputError(f"clusterer must be one of {CLUSTERERS}, got {clusterer!r}")
@@ -121,28 +149,76 @@ def identify_cell_types(
         clusters = clustering.cluster(tsne if cluster_on == "tsne" else latent, clusterer,
                                       n_clusters=n_clusters, eps=eps, min_samples=min_samples,
                                       resolution=resolution, seed=seed)
-    with step("latent dimensions and high-weight genes of each cluster"):
+    with step("latent dimensions and decoder-weight genes of each cluster"):
         scores = latent_dims.dimension_scores(latent, clusters, relative=relative)
         top = latent_dims.top_dimensions(scores, n_dims)
         gene_names = list(model.genes_)
         per_cluster = genes.cluster_genes(top, model.decoder_weights(), gene_names, n_genes)
     result = Identification(latent, tsne, clusters, scores, top, per_cluster, gene_names,
                             embedded=embedded, labels=labels)
+    if differential and len(set(clusters.tolist()) - {clustering.NOISE}) >= 2:
+        with step("differentially expressed genes of each cluster"):
+            _rank_genes(result, adata, model, layer, n_de_genes, seed)
     result.settings = {"clusterer": clusterer, "n_clusters": n_clusters, "eps": eps,
                        "min_samples": min_samples, "resolution": resolution,
                        "cluster_on": cluster_on, "n_dims": n_dims, "n_genes": n_genes,
                        "relative_scores": relative, "perplexity": perplexity,
-                       "tsne_method": tsne_method, "tsne_cells": len(tsne), "seed": seed,
-                       "min_score": min_score}
+                       "tsne_method": tsne_method, "tsne_cells": len(tsne),
+                       "tsne_max_cells": tsne_max_cells, "seed": seed,
+                       "min_score": min_score, "min_margin": min_margin,
+                       "n_de_genes": n_de_genes}
     if markers is not None:
         with step("naming clusters by marker genes"):
-            _name_clusters(result, adata, model, layer, markers, min_score)
+            _name_clusters(result, adata, model, layer, markers, min_score, min_margin)
     if labels is not None and len(np.unique(labels)) < 2:
         warn(f"the reference labels hold one type only ({labels[0]!r}): agreement scores "
              "(ARI, overlap) would say nothing and are left out", UserWarning)
     elif labels is not None:
         result.metrics = _agreement(result)
+        if result.mapping is not None:
+            result.purity = marker_module.purity(clusters, labels, result.cluster_names)
+            result.unnamed_types = marker_module.unnamed_types(labels, result.markers, gene_names)
+        if baseline:
+            result.baseline = _pca_baseline(result, adata, model, layer, markers)
+            result.metrics["pca_baseline"] = result.baseline
     return result
+
+
+def _rank_genes(result: Identification, adata: ad.AnnData, model, layer: str | None,
+                n_genes: int, seed: int | None) -> None:
+    result.de_expression = differential.expression_sample(model, adata, result.clusters,
+                                                          layer=layer, seed=seed)
+    result.de_ranking = differential.rank_genes(result.de_expression)
+    result.de_genes = differential.top_de_genes(result.de_ranking, n_genes)
+    rank = result.de_ranking.set_index(["cluster", "gene"])["rank"]
+    keys = pd.MultiIndex.from_frame(result.cluster_genes[["cluster", "gene"]])
+    result.cluster_genes["de_rank"] = rank.reindex(keys).to_numpy()
+    result.gene_comparison = differential.compare_gene_lists(result.cluster_genes,
+                                                             result.de_genes, result.de_ranking)
+
+
+def _pca_baseline(result: Identification, adata: ad.AnnData, model, layer: str | None,
+                  markers) -> dict:
+    """The agreement of the same pipeline (same settings, markers and labels) on PCA(m) of
+    the model's input."""
+    from ..models import pca_of_input
+
+    s = result.settings
+    with step(f"the same pipeline on PCA({model.latent_dim}) of the same input (the baseline)"):
+        pca = pca_of_input(model, adata, layer=layer, seed=s["seed"])
+        with warnings.catch_warnings(), steps_hidden():  # the model's run said it already
+            warnings.simplefilter("ignore", UserWarning)
+            found = identify_cell_types(
+                adata, pca, labels=result.labels, clusterer=s["clusterer"],
+                n_clusters=s["n_clusters"], eps=s["eps"], min_samples=s["min_samples"],
+                resolution=s["resolution"], cluster_on=s["cluster_on"],
+                markers=markers if result.markers else None, n_dims=s["n_dims"],
+                n_genes=s["n_genes"], relative=s["relative_scores"],
+                perplexity=s["perplexity"], tsne_method=s["tsne_method"],
+                tsne_max_cells=s["tsne_max_cells"],
+                seed=s["seed"], layer=layer, min_score=s["min_score"],
+                min_margin=s["min_margin"], differential=False, baseline=False)
+    return {"model": f"PCA({model.latent_dim}) of the same input", **found.metrics}
 
 
 def scaled_expression(model, adata: ad.AnnData, genes: Sequence[str], *,
@@ -159,7 +235,7 @@ def scaled_expression(model, adata: ad.AnnData, genes: Sequence[str], *,
 
 
 def _name_clusters(result: Identification, adata: ad.AnnData, model, layer: str | None,
-                   markers, min_score: float) -> None:
+                   markers, min_score: float, min_margin: float) -> None:
     result.markers = marker_module.load_markers(markers)
     present = set(result.genes)
     listed = [g for gs in result.markers.values() for g in gs]
@@ -173,7 +249,8 @@ def _name_clusters(result: Identification, adata: ad.AnnData, model, layer: str 
     high_weight = {c: g["gene"].tolist() for c, g in result.cluster_genes.groupby("cluster")}
     result.marker_scores = marker_module.score_clusters(
         result.expression, result.marker_genes, result.clusters, result.markers, high_weight)
-    result.mapping = marker_module.map_clusters(result.marker_scores, min_score=min_score)
+    result.mapping = marker_module.map_clusters(result.marker_scores, min_score=min_score,
+                                                min_margin=min_margin)
 
 
 def _agreement(result: Identification) -> dict:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from .markers import UNKNOWN
+from .markers import UNASSIGNED
 
 
 def _scatter_by(ax, embedding: np.ndarray, groups: Sequence, title: str, colours: Mapping) -> None:
@@ -23,15 +23,15 @@ def _scatter_by(ax, embedding: np.ndarray, groups: Sequence, title: str, colours
 
 def _palette(names: Sequence[str]) -> dict[str, tuple]:
     """One colour per name: tab20's ten strong colours first, then its ten light ones, then
-    evenly spaced hues; an unnamed cluster ("unknown") is grey."""
-    names = [n for n in names if n != UNKNOWN]
+    evenly spaced hues; an unnamed cluster ("unassigned") is grey."""
+    names = [n for n in names if n != UNASSIGNED]
     if len(names) <= 20:
         tab20 = plt.get_cmap("tab20")
         order = [*range(0, 20, 2), *range(1, 20, 2)]
         colours = {name: tab20(order[i]) for i, name in enumerate(names)}
     else:
         colours = {name: plt.get_cmap("hsv")(i / len(names)) for i, name in enumerate(names)}
-    return {**colours, UNKNOWN: (0.7, 0.7, 0.7, 1.0)}
+    return {**colours, UNASSIGNED: (0.7, 0.7, 0.7, 1.0)}
 
 
 def _write_ids(ax, embedding: np.ndarray, clusters: np.ndarray) -> None:
@@ -114,35 +114,45 @@ def dimension_heatmap(scores: pd.DataFrame, top_dims: Mapping, *, relative: bool
 
 
 def cluster_genes_plot(genes: pd.DataFrame, n_genes: int = 8):
-    """Per cluster, its most often listed high-weight genes (bar = number of top dimensions)."""
+    """Per cluster, its most often listed decoder-weight genes (bar = number of the cluster's
+    top latent dimensions listing the gene); with a ``de_rank`` column, genes that are also
+    among the cluster's top :data:`~diffvae.defaults.N_DE_GENES` differentially expressed
+    genes are orange."""
+    from .. import defaults
+
     clusters = list(dict.fromkeys(genes["cluster"]))
     cols = min(4, len(clusters))
     rows = int(np.ceil(len(clusters) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.6 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.6 * rows + 0.6), squeeze=False)
     for ax, cluster in zip(axes.flat, clusters):
         top = genes[genes["cluster"] == cluster].head(n_genes)[::-1]
-        ax.barh(top["gene"], top["n_dimensions"], color="tab:blue")
+        shared = (top["de_rank"] <= defaults.N_DE_GENES if "de_rank" in top
+                  else np.zeros(len(top), bool))
+        ax.barh(top["gene"], top["n_dimensions"],
+                color=np.where(shared, "tab:orange", "tab:blue"))
         ax.set(title=f"cluster {cluster}", xlabel="top dimensions listing it")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts: whole numbers
         ax.tick_params(axis="y", labelsize=7)
     for ax in list(axes.flat)[len(clusters):]:
         ax.axis("off")
-    fig.suptitle("high-weight genes per cluster")
+    title = "decoder-weight genes of each cluster's top latent dimensions (the paper's genes)"
+    if "de_rank" in genes:
+        title += (f"\norange: also among the cluster's top {defaults.N_DE_GENES} "
+                  "differentially expressed genes")
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
 
 
-def marker_dotplot(expression: np.ndarray, genes: Sequence[str], clusters: Sequence,
-                   markers: Mapping[str, Sequence[str]], cluster_names: Mapping | None = None):
-    """scanpy's dot plot of the marker genes per cluster: dot size the fraction of cells above
-    the gene's minimum, colour the mean scaled expression rescaled to [0, 1] across clusters
-    (the quantity the cluster names come from), with both legends."""
+def _cluster_dotplot(expression: np.ndarray, genes: Sequence[str], clusters: Sequence,
+                     var_names: Mapping[str, Sequence[str]], cluster_names: Mapping | None,
+                     title: str):
+    """scanpy's dot plot of ``var_names`` (group -> genes) per cluster ("id: name" rows): dot
+    size the fraction of cells above the gene's minimum, colour the mean scaled expression
+    rescaled to [0, 1] across clusters, with both legends."""
     import anndata as ad
     import scanpy as sc
 
-    present = set(genes)
-    var_names = {t: [g for g in gs if g in present] for t, gs in markers.items()}
-    var_names = {t: gs for t, gs in var_names.items() if gs}
     clusters = np.asarray(clusters)
     rows = [f"{c}: {cluster_names[c]}" if cluster_names else str(c) for c in clusters.tolist()]
     order = [f"{c}: {cluster_names[c]}" if cluster_names else str(c) for c in np.unique(clusters)]
@@ -151,12 +161,45 @@ def marker_dotplot(expression: np.ndarray, genes: Sequence[str], clusters: Seque
     data = ad.AnnData(np.asarray(expression, dtype=np.float32), obs=obs,
                       var=pd.DataFrame(index=list(genes)))
     n_genes = sum(map(len, var_names.values()))
-    plot = sc.pl.dotplot(data, var_names, groupby="cluster", standard_scale="var",
-                         figsize=(0.4 * n_genes + 4, 0.35 * len(order) + 2),
+    plot = sc.pl.dotplot(data, dict(var_names), groupby="cluster", standard_scale="var",
+                         figsize=(0.4 * n_genes + 4, 0.35 * len(order) + 2.4),
                          colorbar_title="mean scaled expression\n(rescaled per gene)",
                          size_title="fraction of cells\nexpressing", show=False, return_fig=True)
     plot.make_figure()
+    plot.fig.suptitle(title, y=1.02)  # above the gene groups' brackets
     return plot.fig
+
+
+def marker_dotplot(expression: np.ndarray, genes: Sequence[str], clusters: Sequence,
+                   markers: Mapping[str, Sequence[str]], cluster_names: Mapping | None = None):
+    """scanpy's dot plot of the marker genes (grouped by cell type) per cluster; the colour is
+    the quantity the cluster names come from."""
+    present = set(genes)
+    var_names = {t: [g for g in gs if g in present] for t, gs in markers.items()}
+    var_names = {t: gs for t, gs in var_names.items() if gs}
+    return _cluster_dotplot(expression, genes, clusters, var_names, cluster_names,
+                            "marker genes of each cell type, per cluster")
+
+
+def de_dotplot(expression, de_genes: pd.DataFrame, cluster_names: Mapping | None = None,
+               n_genes: int = 3):
+    """scanpy's dot plot of each cluster's top ``n_genes`` differentially expressed genes
+    (``de_genes``, from :func:`~diffvae.analysis.differential.top_de_genes`) in every cluster;
+    ``expression`` is the AnnData the test ran on (``obs["cluster"]``)."""
+    clusters = expression.obs["cluster"].astype(str).to_numpy()
+    ids = {str(c): c for c in de_genes["cluster"].unique()}
+    kept = np.array([c in ids for c in clusters])  # DBSCAN noise and single cells untested
+    labels = np.array([ids[c] for c in clusters[kept]], dtype=object)
+    var_names, seen = {}, set()
+    for cluster, group in de_genes.groupby("cluster", sort=True):
+        picked = [g for g in group.sort_values("rank")["gene"] if g not in seen][:n_genes]
+        seen.update(picked)
+        if picked:
+            var_names[str(cluster)] = picked
+    return _cluster_dotplot(np.asarray(expression.X)[kept], list(expression.var_names), labels,
+                            var_names, cluster_names,
+                            f"top {n_genes} differentially expressed genes of each cluster "
+                            "(Wilcoxon, cluster vs rest)")
 
 
 def confusion_plot(table: pd.DataFrame, row_names: Mapping | None = None):
@@ -176,38 +219,65 @@ def confusion_plot(table: pd.DataFrame, row_names: Mapping | None = None):
 
 
 def conversion_tsne(embedding: np.ndarray, source: np.ndarray, converted: Mapping,
-                    targets: Sequence[str], lambdas: Sequence[float]):
+                    targets: Sequence[str], lambdas: Sequence[float],
+                    states: Sequence | None = None):
     """Paper Fig. 3: t-SNE with, per target (rows) and lambda (columns), the source cells that
-    the classifier calls the target after the shift in colour and all other cells in grey."""
-    fig, axes = plt.subplots(len(targets), len(lambdas), squeeze=False,
-                             figsize=(2.8 * len(lambdas), 2.6 * len(targets)))
+    the classifier calls the target after the shift in red, the other source cells dark grey
+    and, with ``states`` (each cell's state), the row's target population in blue.
+
+    Column titles name lambda, row labels the target and each panel's corner its count, so that
+    no text runs into another at any number of panels."""
+    import textwrap
+
+    from matplotlib.lines import Line2D
+
+    fig, axes = plt.subplots(len(targets), len(lambdas), squeeze=False, layout="constrained",
+                             figsize=(2.4 * len(lambdas) + 1.2, 2.3 * len(targets) + 1.0))
     source_xy = embedding[source]
+    states = None if states is None else np.asarray(states).astype(str)
     for row, target in enumerate(targets):
         for col, lam in enumerate(lambdas):
             ax = axes[row, col]
             hit = converted[(target, float(lam))]
             ax.scatter(embedding[:, 0], embedding[:, 1], s=2, color="lightgrey", rasterized=True)
-            ax.scatter(source_xy[~hit, 0], source_xy[~hit, 1], s=3, color="grey", rasterized=True)
+            if states is not None:
+                inside = states == target
+                ax.scatter(embedding[inside, 0], embedding[inside, 1], s=2, color="tab:blue",
+                           alpha=0.5, rasterized=True)
+            ax.scatter(source_xy[~hit, 0], source_xy[~hit, 1], s=3, color="dimgrey",
+                       rasterized=True)
             ax.scatter(source_xy[hit, 0], source_xy[hit, 1], s=5, color="tab:red", rasterized=True)
-            ax.set(xticks=[], yticks=[], title=f"{target}, lambda {lam:g}: {hit.sum()}/{len(hit)}")
-            ax.title.set_fontsize(8)
-    fig.suptitle("source cells converted (red) to each target; other source cells dark grey")
-    fig.tight_layout()
+            ax.set(xticks=[], yticks=[])
+            ax.text(0.02, 0.98, f"{hit.sum()}/{len(hit)}", transform=ax.transAxes, fontsize=8,
+                    va="top", bbox={"fc": "white", "ec": "none", "alpha": 0.7, "pad": 1})
+            if row == 0:
+                ax.set_title(f"lambda {lam:g}", fontsize=9)
+            if col == 0:
+                ax.set_ylabel(textwrap.fill(str(target), 18), fontsize=8)
+    handles = [Line2D([], [], ls="", marker="o", color=c, label=name) for c, name in (
+        ("tab:red", "source cells called the row's target"), ("dimgrey", "other source cells"),
+        *([("tab:blue", "the row's target cells")] if states is not None else []),
+        ("lightgrey", "all other cells"))]
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8,
+               frameon=False)
+    fig.suptitle("source cells converted to each target (rows) by lambda (columns)", fontsize=10)
     return fig
 
 
 def conversion_curves(table: pd.DataFrame):
-    """Converted fraction against lambda per target: targeted (solid) and random (dashed) dims."""
+    """Converted fraction against lambda per target: targeted (solid) and random (dashed)
+    dimensions, and the PCA baseline (dotted) where the table has it."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     cmap = plt.get_cmap("tab10")
     for i, (target, group) in enumerate(table.groupby("target", sort=False)):
-        for kind, style in (("targeted", "-"), ("random", "--")):
+        for kind, style in (("targeted", "-"), ("random", "--"), ("PCA baseline", ":")):
             part = group[group["dimensions"] == kind]
             if len(part):
                 ax.plot(part["lambda"], part["fraction"], style, marker="o", ms=3, color=cmap(i % 10),
                         label=f"{target} ({kind})")
     ax.set(xlabel="lambda (shift in standard deviations)", ylabel="fraction of source cells converted",
-           ylim=(-0.02, 1.02), title="conversion: targeted (solid) vs random (dashed) dimensions")
+           ylim=(-0.02, 1.02), title="conversion: targeted (solid) vs random (dashed) dimensions;"
+           "\nthe same shift on PCA of the same input (dotted)")
     ax.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
     fig.tight_layout()
     return fig

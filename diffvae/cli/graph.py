@@ -242,16 +242,24 @@ def report(metrics: dict, args, figures: list[str], notes: list[str] = ()) -> st
              "", *([metrics["training"], ""] if metrics["training"] else [])]
     if "same_type_share" in metrics:
         share = metrics["same_type_share"]
+        pca = f"PCA({metrics['pca_dims']})"
+        names = {"pca_neighbours": f"{pca} neighbours (baseline)"}
         lines += ["## Do links join cells of the same type?", "",
                   "| graph | same-type share |\n| --- | --- |\n"
-                  + "\n".join(f"| {k} | {v:.3f} |" for k, v in share.items()), "",
+                  + "\n".join(f"| {names.get(k, k)} | {v:.3f} |" for k, v in share.items()), "",
                   f"Predicted: each cell to its {args.k} most probable partner{'s' * (args.k > 1)} "
                   f"({metrics['n_predicted_edges']} edges); co-expression: the same number of cell "
-                  "pairs with the highest |Pearson correlation|"
-                  + (f" (among a random sample of {metrics['coexpression_cells']:,} cells, with as "
-                     "many edges per cell)" if "coexpression_cells" in metrics else "")
-                  + "; chance: two random cells. "
-                  f"k-means ARI of the representation: {metrics['kmeans_ari']:.3f}.", ""]
+                  f"pairs with the highest |Pearson correlation|; {pca} neighbours: each cell to "
+                  f"its {args.k} nearest cell{'s' * (args.k > 1)} in PCA of the same scaled "
+                  "expression with as many components as the representation"
+                  + (f" (both among a random sample of {metrics['coexpression_cells']:,} cells, "
+                     "with as many edges per cell)" if "coexpression_cells" in metrics else "")
+                  + "; chance: two random cells.", "",
+                  "| representation | k-means ARI |\n| --- | --- |\n"
+                  f"| {title} | {metrics['kmeans_ari']:.3f} |\n"
+                  f"| {pca} of the same input (baseline) | {metrics['pca_kmeans_ari']:.3f} |", "",
+                  "The baselines read the expression directly; a model whose links or "
+                  "representation do no better than them adds no cell-type structure here.", ""]
         if share["coexpression"] > share["predicted"]:
             lines += ["Co-expression links join cells of the same type more often than the "
                       "predicted ones here: they are read from the expression itself, while the "

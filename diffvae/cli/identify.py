@@ -1,12 +1,13 @@
 """``diffvae identify``: from expression to named cell types with marker genes (paper Fig. 1).
 
 Trains DiffVAE with the paper's defaults (``--tuned``: DiffVAE.tuned(), the MMD study's options;
-or loads ``--model BUNDLE``), embeds mu with t-SNE, clusters, finds the latent dimensions and
-high-weight genes of each cluster, maps clusters to cell types by marker genes and, when the
-data carry reference labels, scores the agreement. The report names the model's options.
-Writes to ``--out``: clusters.csv, latent_dims.csv, top_dimensions.csv, high_weight_genes.csv,
-mapping.csv, marker_scores.csv, metrics.json (with labels), figures (PNG), identified.h5ad and
-report.md.
+or loads ``--model BUNDLE``), embeds mu with t-SNE, clusters, finds the latent dimensions of each
+cluster and their decoder-weight genes (the paper's high-weight genes) beside the cluster's
+differentially expressed genes, maps clusters to cell types by marker genes and, when the data
+carry reference labels, scores the agreement beside the same pipeline on PCA of the same input.
+The report names the model's options. Writes to ``--out``: clusters.csv, latent_dims.csv,
+top_dimensions.csv, decoder_weight_genes.csv, de_genes.csv, gene_lists.csv, mapping.csv,
+marker_scores.csv, metrics.json (with labels), figures (PNG), identified.h5ad and report.md.
 
 ``--backed`` works from an .h5ad on disk without loading its matrix (a million cells fit in a
 few GiB); above ``--tsne-max-cells`` cells the t-SNE embeds a random sample (the figure) and
@@ -45,7 +46,9 @@ FIGURES = {
     "tsne.png": "t-SNE of mu by cluster (ids on the map), by assigned type and by reference "
                 "label (Fig. 1b)",
     "latent_dims.png": "latent dimensions that encode each cluster (Fig. 1c)",
-    "high_weight_genes.png": "high-weight genes per cluster (Fig. 1d)",
+    "decoder_weight_genes.png": "decoder-weight genes of each cluster's top latent dimensions "
+                                "(Fig. 1d)",
+    "de_genes.png": "differentially expressed genes of each cluster",
     "markers.png": "marker genes per cluster (Fig. 1e)",
     "confusion.png": "clusters against the reference labels",
 }
@@ -123,16 +126,23 @@ def write_outputs(result: Identification, adata, model: LatentModel, out: Path,
     top = pd.DataFrame([(c, rank + 1, d) for c, dims in result.top_dimensions.items()
                         for rank, d in enumerate(dims)], columns=["cluster", "rank", "dimension"])
     write_csv(top, out / "top_dimensions.csv", index=False)
-    write_csv(result.cluster_genes, out / "high_weight_genes.csv", index=False)
+    write_csv(result.cluster_genes, out / "decoder_weight_genes.csv", index=False)
     figures = {"tsne.png": plots.tsne_panels(result.embedding,
                                              result.embedded_cells(result.clusters),
                                              result.embedded_cells(result.labels), names),
                "latent_dims.png": plots.dimension_heatmap(
                    result.dimension_scores, result.top_dimensions,
                    relative=result.settings["relative_scores"]),
-               "high_weight_genes.png": plots.cluster_genes_plot(result.cluster_genes)}
+               "decoder_weight_genes.png": plots.cluster_genes_plot(result.cluster_genes)}
+    if result.de_genes is not None:
+        write_csv(result.de_genes, out / "de_genes.csv", index=False)
+        write_csv(result.gene_comparison, out / "gene_lists.csv", index=False)
+        figures["de_genes.png"] = plots.de_dotplot(result.de_expression, result.de_genes, names)
     if result.mapping is not None:
-        write_csv(result.mapping, out / "mapping.csv", index=False)
+        mapping = result.mapping
+        if result.purity is not None:
+            mapping = mapping.merge(result.purity.drop(columns="cell_type"), on="cluster")
+        write_csv(mapping, out / "mapping.csv", index=False)
         write_csv(result.marker_scores, out / "marker_scores.csv", index=False)
         figures["markers.png"] = plots.marker_dotplot(result.expression, result.marker_genes,
                                                       result.clusters, result.markers, names)
@@ -159,8 +169,12 @@ def agreement_summary(metrics: dict, key: str) -> str:
     """The agreement with the reference labels in plain words, for the terminal."""
     named = (f"{metrics['overlap_markers']:.1%} of the cells are in a cluster that the marker genes "
              "name as their own type, " if "overlap_markers" in metrics else "")
+    base = metrics.get("pca_baseline")
+    baseline = "" if not base else (f"\nthe same pipeline on {base['model']}: ARI "
+                                    f"{base['ari']:.3f}")
     return (f"agreement with the reference labels in obs[{key!r}]: ARI {metrics['ari']:.3f}; {named}"
-            f"{metrics['overlap_majority']:.1%} when each cluster is named by its most common label")
+            f"{metrics['overlap_majority']:.1%} when each cluster is named by its most common "
+            f"label{baseline}")
 
 
 def model_setting(model: LatentModel) -> str:
@@ -174,6 +188,81 @@ def model_setting(model: LatentModel) -> str:
                if k not in ("latent_dim", "hidden_dims") and v != paper[k]}
     return "DiffVAE, " + (", ".join(f"{k}={v!r}" for k, v in changed.items()) if changed
                           else "the paper's options")
+
+
+def _agreement_rows(result: Identification, model: LatentModel) -> list[str]:
+    """The agreement table: the model, and the same pipeline on PCA of the same input."""
+    rows = [(f"{model.model_type} (this model)", result.metrics)]
+    if result.baseline:
+        rows.append((result.baseline["model"], result.baseline))
+    lines = ["| representation | ARI | NMI | overlap (marker names) | overlap (majority names) "
+             "| clusters | noise |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name, m in rows:
+        named = f"{m['overlap_markers']:.1%}" if "overlap_markers" in m else "-"
+        lines.append(f"| {name} | {m['ari']:.3f} | {m['nmi']:.3f} | {named} | "
+                     f"{m['overlap_majority']:.1%} | {m['n_clusters']} | {m['n_noise']} |")
+    return lines
+
+
+def _baseline_reading(result: Identification) -> str:
+    """One sentence on what the PCA row says about this run."""
+    if not result.baseline:
+        return ""
+    gap = result.metrics["ari"] - result.baseline["ari"]
+    verdict = ("above" if gap > 0.02 else "below" if gap < -0.02 else "level with")
+    return (f"The second row runs the same clustering and naming on PCA with the same number of "
+            f"components, of the same scaled expression: the model's ARI is {verdict} it "
+            f"({gap:+.3f}). A representation that does not beat PCA here adds no cell-type "
+            "structure that PCA misses (for these labels and this clustering); k-means and "
+            "Leiden can rank them differently.")
+
+
+def _cluster_rows(result: Identification) -> list[str]:
+    mapping = (result.mapping.set_index("cluster") if result.mapping is not None
+               else pd.DataFrame())
+    purity = (result.purity.set_index("cluster") if result.purity is not None
+              else pd.DataFrame())
+    lines = ["| cluster | cells | cell type | purity | most common label | marker score "
+             "| runner-up | top dimensions |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for cluster, dims in result.top_dimensions.items():
+        row = mapping.loc[cluster] if cluster in mapping.index else None
+        call = "-" if row is None else row["cell_type"]
+        if row is not None and row["reason"]:
+            call += f" (best: {row['best_type']})"
+        score = "-" if row is None else f"{row['score']:.2f}"
+        runner = "-" if row is None or row["runner_up"] is None else (
+            f"{row['runner_up']} ({row['runner_up_score']:.2f})")
+        pure, common = "-", "-"
+        if cluster in purity.index:
+            p = purity.loc[cluster]
+            pure = "-" if pd.isna(p["purity"]) else f"{p['purity']:.0%}"
+            common = f"{p['majority_label']} ({p['majority_share']:.0%})"
+        lines.append(f"| {cluster} | {np.sum(result.clusters == cluster)} | {call} | {pure} | "
+                     f"{common} | {score} | {runner} | {', '.join(map(str, dims[:5]))} |")
+    return lines
+
+
+def _gene_rows(result: Identification) -> list[str]:
+    """Per cluster: the decoder-weight genes listed by two or more top dimensions, the top DE
+    genes, and what the two lists share."""
+    genes = result.cluster_genes
+    lines = ["| cluster | decoder-weight genes (common) | top differentially expressed genes "
+             "| decoder-weight genes among them | median DE rank of the decoder-weight genes |",
+             "| --- | --- | --- | --- | --- |"]
+    comparison = (result.gene_comparison.set_index("cluster")
+                  if result.gene_comparison is not None else pd.DataFrame())
+    for cluster in result.top_dimensions:
+        common = genes.loc[(genes["cluster"] == cluster) & genes["common"], "gene"].tolist()
+        de, shared, rank = "-", "-", "-"
+        if cluster in comparison.index:
+            de = ", ".join(result.de_genes.loc[result.de_genes["cluster"] == cluster, "gene"][:6])
+            row = comparison.loc[cluster]
+            shared = row["shared_genes"].replace(" ", ", ") or "none"
+            rank = ("-" if pd.isna(row["median_de_rank_of_weight_genes"])
+                    else f"{row['median_de_rank_of_weight_genes']:.0f} of {len(result.genes)}")
+        lines.append(f"| {cluster} | {', '.join(common[:6]) or '-'} | {de or '-'} | {shared} "
+                     f"| {rank} |")
+    return lines
 
 
 def report(result: Identification, title: str, figures: list[str], model: LatentModel,
@@ -198,34 +287,33 @@ def report(result: Identification, title: str, figures: list[str], model: Latent
              f"Keras backend {keras_backend()}.{sample}", "",
              *([training, ""] if training else [])]
     if result.metrics:
-        m = result.metrics
-        lines += ["## Agreement with the reference labels", "",
-                  "| ARI | NMI | overlap (marker names) | overlap (majority names) | clusters | noise |",
-                  "| --- | --- | --- | --- | --- | --- |",
-                  f"| {m['ari']:.3f} | {m['nmi']:.3f} | "
-                  + (f"{m['overlap_markers']:.1%}" if "overlap_markers" in m else "-")
-                  + f" | {m['overlap_majority']:.1%} | {m['n_clusters']} | {m['n_noise']} |", "",
-                  "Overlap is the paper's measure: the share of cells whose cluster's name is their "
-                  "own reference type. 'Majority names' names each cluster by its most common label "
-                  "(the best any naming can do).", ""]
-    lines += ["## Clusters", "", "![t-SNE](tsne.png)", "",
-              "| cluster | cells | cell type | marker score | runner-up | top dimensions | common high-weight genes |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]
-    mapping = (result.mapping.set_index("cluster") if result.mapping is not None
-               else pd.DataFrame())
-    for cluster, dims in result.top_dimensions.items():
-        genes = result.cluster_genes
-        common = genes.loc[(genes["cluster"] == cluster) & genes["common"], "gene"].tolist()
-        row = mapping.loc[cluster] if cluster in mapping.index else None
-        call = "-" if row is None else row["cell_type"]
-        score = "-" if row is None else f"{row['score']:.2f}"
-        runner = "-" if row is None or row["runner_up"] is None else (
-            f"{row['runner_up']} ({row['runner_up_score']:.2f})")
-        lines.append(f"| {cluster} | {np.sum(result.clusters == cluster)} | {call} | {score} | "
-                     f"{runner} | {', '.join(map(str, dims[:5]))} | {', '.join(common[:6]) or '-'} |")
-    lines += ["", "Marker score: the mean over the type's marker genes of the cluster's mean "
-              "expression, each marker rescaled to [0, 1] across clusters (1: every marker peaks "
-              f"in this cluster); a cluster scoring below {s['min_score']} is 'unknown'.", ""]
+        lines += ["## Agreement with the reference labels", "", *_agreement_rows(result, model),
+                  "", "Overlap is the paper's measure: the share of cells whose cluster's name is "
+                  "their own reference type. 'Majority names' names each cluster by its most "
+                  "common label (the best any naming can do). " + _baseline_reading(result), ""]
+    lines += ["## Clusters", "", "![t-SNE](tsne.png)", "", *_cluster_rows(result), ""]
+    if result.mapping is not None:
+        lines += [f"Marker score: the mean over the type's marker genes of the cluster's mean "
+                  "expression, each marker rescaled to [0, 1] across clusters (1: every marker "
+                  "peaks in this cluster). A cluster is named by its best-scoring type only when "
+                  f"that score is at least {s['min_score']} and at least {s['min_margin']} above "
+                  "the runner-up's; otherwise it is 'unassigned'. Purity: the share of the "
+                  "cluster's cells whose reference label is the name given.", ""]
+    if result.unnamed_types:
+        lines += ["Reference types the marker set cannot name (no markers for them among these "
+                  f"genes), so no cluster can be called them: {', '.join(result.unnamed_types)}.",
+                  ""]
+    lines += ["## Genes of each cluster", "",
+              "Decoder-weight genes are the paper's 'high-weight genes': the genes with the "
+              "largest decoder weights on the latent dimensions that encode the cluster. They "
+              "say what the model uses, not what sets the cluster apart: the same gene can head "
+              "unrelated clusters. Differentially expressed genes are scanpy's "
+              "`rank_genes_groups` (Wilcoxon, the cluster against all other cells, on the same "
+              "scaled expression" + ("" if result.de_expression is None
+                                     or result.de_expression.n_obs == n_cells else
+                                     f", of a random sample of {result.de_expression.n_obs:,} "
+                                     "cells") + "). Tables: decoder_weight_genes.csv (with each "
+              "gene's DE rank), de_genes.csv, gene_lists.csv.", "", *_gene_rows(result), ""]
     lines += [f"## {FIGURES[f][0].upper() + FIGURES[f][1:]}\n\n![{f}]({f})\n"
               for f in figures if f != "tsne.png"]
     return "\n".join(lines) + "\n"

@@ -26,11 +26,35 @@ def test_identify_command_on_paul15_with_a_saved_model(paul15_model, tmp_path, d
     assert annotated.obsm["X_diffvae"].shape == (2660, 50) and annotated.obsm["X_tsne"].shape == (2660, 2)
     np.testing.assert_array_equal(annotated.obs["diffvae_cluster"].astype(int), clusters["cluster"])
     mapping = pd.read_csv(out / "mapping.csv")
-    assert set(mapping["cell_type"]) <= {"Erythrocyte", "Monocytes", "Neutrophils", "unknown"}
+    assert set(mapping["cell_type"]) <= {"Erythrocyte", "Monocytes", "Neutrophils", "unassigned"}
     report = (out / "report.md").read_text()
     for figure in identify.FIGURES:
         assert (out / figure).read_bytes()[:4] == b"\x89PNG" and f"]({figure})" in report
     assert f"{metrics['ari']:.3f}" in report and "DiffVAE, the paper's options" in report
+    # purity recounted from clusters.csv; unassigned clusters have none
+    for _, row in mapping.iterrows():
+        labels = clusters.loc[clusters["cluster"] == row["cluster"], "reference_label"]
+        expected = np.mean(labels == row["cell_type"]) if row["cell_type"] != "unassigned" else np.nan
+        np.testing.assert_allclose(row["purity"], expected)
+        assert row["cells"] == len(labels)
+    assert "at least 0.5 and at least 0.1 above the runner-up's" in report
+    # paul15's types without mouse_myeloid markers are listed
+    missing = sorted(set(clusters["reference_label"]) - {"Erythrocyte", "Monocytes", "Neutrophils"})
+    assert f"so no cluster can be called them: {', '.join(missing)}." in report
+    # the baseline: PCA(50) of the same input, in metrics.json and the report
+    baseline = metrics["pca_baseline"]
+    assert baseline["model"] == "PCA(50) of the same input" and baseline["n_clusters"] == 7
+    assert f"| PCA(50) of the same input | {baseline['ari']:.3f} |" in report
+    # DE genes: significant, up in their cluster, and their ranks agree with the weight table
+    de = pd.read_csv(out / "de_genes.csv")
+    assert (de["pval_adj"] < 0.05).all() and (de["mean_in_cluster"] > de["mean_elsewhere"]).all()
+    weights = pd.read_csv(out / "decoder_weight_genes.csv")
+    both = weights.merge(de, on=["cluster", "gene"])
+    np.testing.assert_array_equal(both["de_rank"], both["rank"])
+    lists = pd.read_csv(out / "gene_lists.csv").set_index("cluster")
+    for cluster, group in both.groupby("cluster"):
+        assert set(lists.loc[cluster, "shared_genes"].split()) == set(group["gene"])
+    assert "Decoder-weight genes are the paper's 'high-weight genes'" in report
 
 
 def test_identify_command_trains_the_tuned_diffvae_on_pbmc68k_offline(tmp_path, capsys):

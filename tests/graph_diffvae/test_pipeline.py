@@ -27,6 +27,19 @@ def test_link_cells_trains_predicts_and_says_what_links_join(pbmc):
     assert result.metrics["same_type_share"]["predicted"] == pytest.approx(share)
     assert result.metrics["n_predicted_edges"] == upper.nnz
     assert result.metrics["link_prediction"] == model.link_metrics_
+    # the PCA baseline, recomputed: PCA(8) of the same scaled expression, each cell's nearest
+    # neighbour and k-means
+    from sklearn.decomposition import PCA
+    from sklearn.neighbors import NearestNeighbors
+
+    from diffvae.analysis import ari, kmeans
+
+    pca = PCA(8, random_state=0).fit_transform(result.expression)
+    nearest = NearestNeighbors(n_neighbors=2).fit(pca).kneighbors(pca)[1][:, 1]
+    pairs = {tuple(sorted(p)) for p in zip(range(pbmc.n_obs), nearest)}
+    expected = np.mean([labels[i] == labels[j] for i, j in pairs])
+    assert result.metrics["same_type_share"]["pca_neighbours"] == pytest.approx(expected)
+    assert result.metrics["pca_kmeans_ari"] == pytest.approx(ari(labels, kmeans(pca, 10, seed=0)))
     np.testing.assert_array_equal(result.representation, model.transform())
     assert result.embedding.shape == (pbmc.n_obs, 2) and result.embedded is None
     assert result.expression.shape == (pbmc.n_obs, pbmc.n_vars)

@@ -63,7 +63,10 @@ def test_identify_from_disk_equals_in_memory_with_a_tsne_sample(paul15, paul15_m
     columns = [list(model.genes_).index(g) for g in disk.marker_genes]
     np.testing.assert_allclose(disk.expression, model.preprocess(paul15)[:, columns], atol=1e-6)
     pd.testing.assert_frame_equal(disk.mapping, memory.mapping)
-    assert disk.metrics == pytest.approx(memory.metrics)
+    baseline = disk.metrics.pop("pca_baseline")
+    assert baseline.pop("model") == memory.metrics.pop("pca_baseline").pop("model")
+    assert baseline == pytest.approx(memory.baseline) and disk.metrics == pytest.approx(memory.metrics)
+    pd.testing.assert_frame_equal(disk.de_genes, memory.de_genes)
 
 
 def test_each_analysis_step_is_logged_with_its_time(counts_adata, caplog):
@@ -76,5 +79,7 @@ def test_each_analysis_step_is_logged_with_its_time(counts_adata, caplog):
     steps = [r.getMessage() for r in caplog.records if r.name == "diffvae"]
     assert [s.split(":")[0] for s in steps] == [
         "representation (mu)", "t-SNE of 120 cells", "kmeans on the t-SNE",
-        "latent dimensions and high-weight genes of each cluster", "naming clusters by marker genes"]
+        "latent dimensions and decoder-weight genes of each cluster",
+        "differentially expressed genes of each cluster", "naming clusters by marker genes",
+        "the same pipeline on PCA(3) of the same input (the baseline)"]
     assert all(s.endswith(" s") for s in steps)

@@ -79,7 +79,7 @@ def test_tsne_panels_give_every_cluster_its_colour_and_id_and_types_one_colour_e
 
     clusters = np.repeat([0, 1, 2, 3], 10)
     labels = np.repeat(["B cell", "T cell", "B cell", "NK"], 10)
-    names = {0: "B cell", 1: "T cell", 2: "unknown", 3: "B cell"}
+    names = {0: "B cell", 1: "T cell", 2: "unassigned", 3: "B cell"}
     embedding = rng.normal(size=(40, 2)) + np.repeat(np.arange(4) * 10.0, 10)[:, None]
     fig = plots.tsne_panels(embedding, clusters, labels, names)
     by_cluster, by_type, by_label = fig.axes[:3]
@@ -91,10 +91,10 @@ def test_tsne_panels_give_every_cluster_its_colour_and_id_and_types_one_colour_e
     ids = {t.get_text(): t.get_position() for t in by_cluster.texts}
     assert sorted(ids) == ["0", "1", "2", "3"]
     np.testing.assert_allclose(ids["2"], np.median(embedding[20:30], axis=0))
-    # a type is one colour in the assigned and the reference panels; "unknown" none of the labels'
+    # a type is one colour in the assigned and the reference panels; "unassigned" none of the labels'
     assert type_colour["B cell (20)"] == label_colour["B cell (20)"]
     assert type_colour["T cell (10)"] == label_colour["T cell (10)"]
-    assert type_colour["unknown (10)"] not in label_colour.values()
+    assert type_colour["unassigned (10)"] not in label_colour.values()
     assert "assigned" in by_type.get_title() and by_label.get_title() == "reference labels"
 
 
@@ -211,6 +211,33 @@ def test_shipped_marker_sets_fit_their_datasets(data_dir, paul15):
     assert all(g in pbmc.var_names for gs in human.values() for g in gs)
 
 
+def test_a_cluster_is_unassigned_when_its_best_type_is_not_clearly_ahead():
+    scores = pd.DataFrame({"cluster": [0, 0, 1, 1, 2], "cell_type": ["A", "B", "A", "B", "A"],
+                           "markers_found": 1, "mean_expression": 0.5,
+                           "score": [0.9, 0.85, 0.9, 0.7, 0.6], "weight_overlap": np.nan})
+    mapping = analysis.map_clusters(scores, min_score=0.5, min_margin=0.1).set_index("cluster")
+    assert mapping["cell_type"].tolist() == [analysis.UNASSIGNED, "A", "A"]
+    assert mapping.loc[0, "best_type"] == "A" and mapping.loc[0, "reason"] == "A only 0.05 above B"
+    np.testing.assert_allclose(mapping["margin"], [0.05, 0.2, 0.6])  # one type: margin = score
+    lenient = analysis.map_clusters(scores, min_score=0.5, min_margin=0.0)
+    assert lenient["cell_type"].tolist() == ["A", "A", "A"]
+
+
+def test_purity_and_the_types_a_marker_set_cannot_name():
+    clusters = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+    labels = np.array(["T", "T", "T", "B", "B", "NK", "B", "B"])
+    table = analysis.purity(clusters, labels, {0: "T", 1: "NK", 2: analysis.UNASSIGNED})
+    table = table.set_index("cluster")
+    for cluster, name in ((0, "T"), (1, "NK")):  # against a count by hand
+        inside = labels[clusters == cluster]
+        assert table.loc[cluster, "purity"] == np.mean(inside == name)
+    assert np.isnan(table.loc[2, "purity"]) and table.loc[2, "majority_label"] == "B"
+    assert table.loc[0, "majority_share"] == 0.75 and table["cells"].tolist() == [4, 2, 2]
+    markers = {"T": ["CD3E"], "B": ["MS4A1", "CD79A"], "Mono": ["CD14"]}
+    assert analysis.unnamed_types(labels, markers, ["CD3E", "CD79A"]) == ["NK"]
+    assert analysis.unnamed_types(labels, markers, ["CD3E"]) == ["B", "NK"]  # no B marker present
+
+
 def test_marker_scores_and_mapping_on_hand_made_expression(tmp_path):
     # 3 clusters of 2 cells; genes: a1, a2 mark A; b1 marks B; c1 is flat
     expression = np.array([[1.0, 0.8, 0.1, 0.5], [0.9, 1.0, 0.0, 0.5],
@@ -228,7 +255,8 @@ def test_marker_scores_and_mapping_on_hand_made_expression(tmp_path):
     np.testing.assert_allclose(b.to_numpy(), [1.0, 0.0, (0.5 + 0.375) / 2])
     mapping = analysis.map_clusters(scores).set_index("cluster")
     assert mapping.loc[0, "cell_type"] == "A" and mapping.loc[1, "cell_type"] == "B"
-    assert mapping.loc[2, "cell_type"] == analysis.UNKNOWN  # best score 0.4375 < 0.5
+    assert mapping.loc[2, "cell_type"] == analysis.UNASSIGNED  # best score 0.4375 < 0.5
+    assert mapping.loc[2, "reason"] == "best score 0.44 < 0.5" and mapping.loc[0, "reason"] == ""
     # user marker sets: a dict or a CSV
     path = tmp_path / "m.csv"
     pd.DataFrame({"cell_type": ["A", "A", "B"], "gene": ["a1", "a2", "b1"]}).to_csv(path, index=False)
@@ -272,3 +300,34 @@ def test_kmeans_switches_to_minibatches_and_dbscan_is_refused_above_the_threshol
     with pytest.raises(InputError, match=r"DBSCAN .* above 500 cells \(got 600\)"):
         clustering.dbscan(x)
     assert set(clustering.dbscan(x[:400]).tolist()) - {clustering.NOISE} == {0, 1, 2}  # below: as before
+
+
+@pytest.mark.parametrize("n_targets, n_lambdas", [(2, 2), (9, 3), (3, 7)])
+def test_the_conversion_figure_has_no_overlapping_text_and_marks_the_targets(rng, n_targets,
+                                                                             n_lambdas):
+    from diffvae.analysis import plots
+
+    n = 200
+    embedding = rng.normal(size=(n, 2))
+    states = np.array([f"a long target population name {i % (n_targets + 1)}" for i in range(n)])
+    source = states == f"a long target population name {n_targets}"
+    targets = [f"a long target population name {i}" for i in range(n_targets)]
+    lambdas = [0.25 * i for i in range(n_lambdas)]
+    converted = {(t, lam): rng.random(source.sum()) < 0.5 for t in targets for lam in lambdas}
+    fig = plots.conversion_tsne(embedding, source, converted, targets, lambdas, states)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = [t for ax in fig.axes for t in (ax.title, ax.yaxis.label, *ax.texts) if t.get_text()]
+    texts += [fig._suptitle, *fig.legends[0].get_texts()]
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), (texts[boxes.index(a)].get_text())
+    # each row shows its own target population (blue) and the count in its corner
+    for row, target in enumerate(targets):
+        ax = fig.axes[row * n_lambdas]
+        blue = [c for c in ax.collections if c.get_facecolor()[0][2] > 0.6
+                and c.get_facecolor()[0][0] < 0.3]
+        assert len(blue) == 1 and len(blue[0].get_offsets()) == np.sum(states == target)
+        hit = converted[(target, 0.0)]
+        assert ax.texts[0].get_text() == f"{hit.sum()}/{source.sum()}"
