@@ -71,6 +71,14 @@ def test_identify_command_trains_the_tuned_diffvae_on_pbmc68k_offline(tmp_path, 
     clusters = pd.read_csv(out / "clusters.csv", index_col=0)
     assert metrics["n_noise"] == int((clusters["cluster"] == -1).sum())
     assert metrics["n_clusters"] == clusters.loc[clusters["cluster"] >= 0, "cluster"].nunique() >= 2
+    # human_blood names 6 of pbmc68k's 10 types: the other four are listed, not hidden
+    report = (out / "report.md").read_text()
+    assert ("so no cluster can be called them: CD34+, CD4+/CD25 T Reg, CD4+/CD45RA+/CD25- Naive "
+            "T, CD8+/CD45RA+ Naive Cytotoxic.") in report
+    assert f"| PCA(50) of the same input | {metrics['pca_baseline']['ari']:.3f} |" in report
+    de = pd.read_csv(out / "de_genes.csv")
+    assert -1 not in set(de["cluster"])  # DBSCAN's noise is not a cluster to test
+    assert set(de["cluster"]) <= set(clusters["cluster"]) and (de["pval_adj"] < 0.05).all()
 
 
 def test_identify_errors(tmp_path, capsys, counts_adata):
