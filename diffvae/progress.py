@@ -32,17 +32,6 @@ def step(what: str) -> Iterator[None]:
     logger.info("%s: %.1f s", what, time.perf_counter() - start)
 
 
-@contextlib.contextmanager
-def steps_hidden() -> Iterator[None]:
-    """No step lines within the block: a step that runs a whole pipeline again logs once."""
-    level = logger.level
-    logger.setLevel(max(level, logging.WARNING))
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
 class _StderrHandler(logging.StreamHandler):
     """Writes to the current ``sys.stderr``, which notebooks and tests replace."""
 

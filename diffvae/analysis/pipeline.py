@@ -27,7 +27,7 @@ from ..defaults import CLUSTERERS, SPACES
 from ..errors import InputError, warn
 from ..io import as_anndata, open_h5ad
 from ..preprocessing import row_blocks
-from ..progress import step, steps_hidden
+from ..progress import step
 from . import clustering, differential, embedding, genes, latent_dims
 from . import markers as marker_module
 from . import metrics
@@ -77,10 +77,7 @@ class Identification:
     @property
     def cluster_names(self) -> dict:
         """Cluster -> mapped cell type (or the cluster id itself without markers)."""
-        if self.mapping is None or self.mapping.empty:
-            return {c: str(c) for c in np.unique(self.clusters)}
-        names = dict(zip(self.mapping["cluster"], self.mapping["cell_type"]))
-        return {c: names.get(c, marker_module.UNASSIGNED) for c in np.unique(self.clusters)}
+        return _names(self.clusters, self.mapping)
 
     def embedded_cells(self, values: np.ndarray | None) -> np.ndarray | None:
         """``values`` (one per cell) for the rows of ``embedding``."""
@@ -174,12 +171,12 @@ def identify_cell_types(
         warn(f"the reference labels hold one type only ({labels[0]!r}): agreement scores "
              "(ARI, overlap) would say nothing and are left out", UserWarning)
     elif labels is not None:
-        result.metrics = _agreement(result)
+        result.metrics = _agreement(clusters, labels, result.mapping)
         if result.mapping is not None:
             result.purity = marker_module.purity(clusters, labels, result.cluster_names)
             result.unnamed_types = marker_module.unnamed_types(labels, result.markers, gene_names)
         if baseline:
-            result.baseline = _pca_baseline(result, adata, model, layer, markers)
+            result.baseline = _pca_baseline(result, adata, model, layer)
             result.metrics["pca_baseline"] = result.baseline
     return result
 
@@ -197,28 +194,32 @@ def _rank_genes(result: Identification, adata: ad.AnnData, model, layer: str | N
                                                              result.de_genes, result.de_ranking)
 
 
-def _pca_baseline(result: Identification, adata: ad.AnnData, model, layer: str | None,
-                  markers) -> dict:
-    """The agreement of the same pipeline (same settings, markers and labels) on PCA(m) of
-    the model's input."""
+def _pca_baseline(result: Identification, adata: ad.AnnData, model,
+                  layer: str | None) -> dict:
+    """The agreement of the same steps (t-SNE when clustering on it, the same clusterer, the
+    same marker naming, on the same marker expression) on PCA(m) of the model's input."""
     from ..models import pca_of_input
 
     s = result.settings
     with step(f"the same pipeline on PCA({model.latent_dim}) of the same input (the baseline)"):
         pca = pca_of_input(model, adata, layer=layer, seed=s["seed"])
-        with warnings.catch_warnings(), steps_hidden():  # the model's run said it already
+        space = pca.transform(adata, layer=layer)
+        with warnings.catch_warnings():  # the model's run said it already
             warnings.simplefilter("ignore", UserWarning)
-            found = identify_cell_types(
-                adata, pca, labels=result.labels, clusterer=s["clusterer"],
-                n_clusters=s["n_clusters"], eps=s["eps"], min_samples=s["min_samples"],
-                resolution=s["resolution"], cluster_on=s["cluster_on"],
-                markers=markers if result.markers else None, n_dims=s["n_dims"],
-                n_genes=s["n_genes"], relative=s["relative_scores"],
-                perplexity=s["perplexity"], tsne_method=s["tsne_method"],
-                tsne_max_cells=s["tsne_max_cells"],
-                seed=s["seed"], layer=layer, min_score=s["min_score"],
-                min_margin=s["min_margin"], differential=False, baseline=False)
-    return {"model": f"PCA({model.latent_dim}) of the same input", **found.metrics}
+            if s["cluster_on"] == "tsne":  # every cell: with a sample, clusters are on mu
+                space = embedding.tsne(space, perplexity=s["perplexity"], seed=s["seed"],
+                                       method=s["tsne_method"])
+            clusters = clustering.cluster(space, s["clusterer"], n_clusters=s["n_clusters"],
+                                          eps=s["eps"], min_samples=s["min_samples"],
+                                          resolution=s["resolution"], seed=s["seed"])
+        mapping = None
+        if result.marker_scores is not None:
+            scores = marker_module.score_clusters(result.expression, result.marker_genes,
+                                                  clusters, result.markers)
+            mapping = marker_module.map_clusters(scores, min_score=s["min_score"],
+                                                 min_margin=s["min_margin"])
+    return {"model": f"PCA({model.latent_dim}) of the same input",
+            **_agreement(clusters, result.labels, mapping)}
 
 
 def scaled_expression(model, adata: ad.AnnData, genes: Sequence[str], *,
@@ -253,8 +254,15 @@ def _name_clusters(result: Identification, adata: ad.AnnData, model, layer: str 
                                                 min_margin=min_margin)
 
 
-def _agreement(result: Identification) -> dict:
-    clusters, labels = result.clusters, result.labels
+def _names(clusters: np.ndarray, mapping: pd.DataFrame | None) -> dict:
+    """Cluster -> its mapped type ("unassigned" when unmapped), or its id without a mapping."""
+    if mapping is None or mapping.empty:
+        return {c: str(c) for c in np.unique(clusters)}
+    names = dict(zip(mapping["cluster"], mapping["cell_type"]))
+    return {c: names.get(c, marker_module.UNASSIGNED) for c in np.unique(clusters)}
+
+
+def _agreement(clusters: np.ndarray, labels: np.ndarray, mapping: pd.DataFrame | None) -> dict:
     found = {
         "n_cells": int(len(clusters)),
         "n_clusters": int(len(set(clusters.tolist()) - {clustering.NOISE})),
@@ -264,6 +272,6 @@ def _agreement(result: Identification) -> dict:
         # the best overlap any naming of these clusters could reach: each named by its majority
         "overlap_majority": metrics.overlap(clusters, labels, metrics.majority_mapping(clusters, labels)),
     }
-    if result.mapping is not None:
-        found["overlap_markers"] = metrics.overlap(clusters, labels, result.cluster_names)
+    if mapping is not None:
+        found["overlap_markers"] = metrics.overlap(clusters, labels, _names(clusters, mapping))
     return found

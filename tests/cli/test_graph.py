@@ -83,9 +83,13 @@ def test_the_report_says_what_it_leaves_out_and_what_attention_can_say(tmp_path)
     assert "Encoder: graph attention with 2 heads" in text and "every attention weight is near 0.5" in text
     assert "No progenitor types are known for these data" in text
     assert not (out / "links_tsne.png").exists() and "(0 shown)" not in text
-    share = json.loads((out / "metrics.json").read_text())["same_type_share"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    share = metrics["same_type_share"]
     explained = "Co-expression links join cells of the same type more often" in text
     assert explained == (share["coexpression"] > share["predicted"])
+    # the baselines beside the model: PCA with the representation's size, of the same input
+    assert f"| PCA(4) neighbours (baseline) | {share['pca_neighbours']:.3f} |" in text
+    assert f"| PCA(4) of the same input (baseline) | {metrics['pca_kmeans_ari']:.3f} |" in text
 
 
 def test_command_line_from_disk_in_subgraphs_on_paul15(tmp_path, paul15, monkeypatch):

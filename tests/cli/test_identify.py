@@ -100,7 +100,8 @@ def test_identify_command_backed_writes_annotations_without_the_matrix(paul15_mo
     args = ["--data", str(paul15_file), "--backed", "--model", str(bundle), "--label-key",
             "celltype", "--markers", "mouse_myeloid", "--clusterer", "leiden",
             "--tsne-max-cells", "500", "--out", str(out), "--quiet"]
-    assert identify.main(args) == 0
+    with pytest.warns(UserWarning, match="2,660 cells: the t-SNE embeds a random sample of 500"):
+        assert identify.main(args) == 0
     annotated = ad.read_h5ad(out / "identified.h5ad")
     assert annotated.X is None and annotated.shape == (2660, 240)
     assert annotated.obsm["X_diffvae"].shape == (2660, 50) and "X_tsne" not in annotated.obsm
