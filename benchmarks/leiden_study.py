@@ -138,14 +138,18 @@ def figure(main: pd.DataFrame):
             ax = axes[row, col]
             mean = part[(f"{kind}_ari", "mean")].unstack("post")[list(POST)]
             sd = part[(f"{kind}_ari", "std")].unstack("post")[list(POST)]
-            mean.plot.barh(xerr=sd, ax=ax, capsize=1.5, width=0.8, legend=row == 0 and col == 0)
+            mean.plot.barh(xerr=sd, ax=ax, capsize=1.5, width=0.8, legend=False)
             method = ("Leiden (15 neighbours, resolution 1)" if kind == "leiden"
                       else "k-means")
             ax.set(title=f"{name}: {method} ARI",
                    xlabel="ARI against the reference labels (mean, sd over seeds)", ylabel="",
                    xlim=(0, 1))
             ax.tick_params(axis="y", labelsize=8)
-    fig.tight_layout()
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, [n.replace("mu", "representation") for n in names], ncols=len(names),
+               loc="lower center", title="representation (mu, or PCA's scores) as given to "
+               "k-means and the neighbour graph", fontsize=8)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
 
