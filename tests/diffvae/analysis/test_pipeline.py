@@ -17,7 +17,8 @@ MYELOID = {"Monocytes", "Neutrophils"}
 def test_marker_mapping_names_the_paul15_clusters(paul15, paul15_model):
     model, _ = paul15_model
     labels = paul15.obs["celltype"].astype(str).to_numpy()
-    result = identify_cell_types(paul15, model, labels=labels, markers="mouse_myeloid", seed=0)
+    result = identify_cell_types(paul15, model, labels=labels, markers="mouse_myeloid", seed=0,
+                                 baseline=False)  # the baseline: the from-disk test below
     names = result.cluster_names
     majority = majority_mapping(result.clusters, labels)
     table = result.confusion()
@@ -41,10 +42,14 @@ def test_markers_absent_from_the_data_leave_clusters_unnamed(paul15, paul15_mode
     labels = paul15.obs["celltype"].astype(str).to_numpy()
     with pytest.warns(UserWarning, match="none of the 29 marker genes .* among the data's 240"):
         result = identify_cell_types(paul15, model, labels=labels, markers="human_hspc",
-                                     cluster_on="latent", n_clusters=7, seed=0)
+                                     cluster_on="latent", n_clusters=7, seed=0,
+                                     differential=False, baseline=False)
     assert result.mapping is None and "overlap_markers" not in result.metrics
     assert result.cluster_names == {c: str(c) for c in np.unique(result.clusters)}
     assert result.metrics["n_clusters"] == 7
+    # both optional steps left out when asked
+    assert result.baseline == {} and "pca_baseline" not in result.metrics
+    assert result.de_genes is None and "de_rank" not in result.cluster_genes
 
 
 def test_identify_from_disk_equals_in_memory_with_a_tsne_sample(paul15, paul15_model, paul15_file):
