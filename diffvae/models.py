@@ -431,12 +431,13 @@ def pca_of_input(model: LatentModel, data, *, layer: str | None = None,
     ``transform`` then reads every cell block by block."""
     from sklearn.decomposition import PCA as SklearnPCA
 
+    from .analysis.embedding import tsne_sample  # the seeded sample every step draws
+
     model._check_is_fitted()
     backed = open_h5ad(data)
     data = data if backed is None else backed
-    n_cells = data.n_obs if hasattr(data, "n_obs") else data.shape[0]
-    if n_cells > max_cells:
-        cells = np.sort(np.random.default_rng(seed).choice(n_cells, max_cells, replace=False))
+    cells = tsne_sample(data.n_obs if hasattr(data, "n_obs") else data.shape[0], max_cells, seed)
+    if cells is not None:
         data = data[cells]
     if getattr(data, "isbacked", False):
         data = data.to_memory()

@@ -35,7 +35,7 @@ def expression_sample(model, adata: ad.AnnData, clusters: Sequence, *, layer: st
     clusters = np.asarray(clusters)
     cells = tsne_sample(adata.n_obs, max_cells, seed)
     data = adata if cells is None else adata[cells]
-    if data.isbacked or (cells is not None and adata.isbacked):
+    if adata.isbacked:
         data = data.to_memory()
     x = model.preprocess(data, layer=layer)
     kept = clusters if cells is None else clusters[cells]
