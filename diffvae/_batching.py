@@ -6,6 +6,20 @@ import numpy as np
 #: training steps per compiled call at most: fewer Python round trips per epoch on the TensorFlow
 #: backend (benchmarks/train_speed.py measures the effect)
 STEPS_PER_EXECUTION = 4
+#: training steps from which a fit on the TensorFlow backend is XLA-compiled: compiling takes
+#: seconds that only a long fit wins back (docs/benchmarks.md, "Training speed")
+XLA_MIN_STEPS = 1_000
+
+
+def jit_compile(epochs: int, n_rows: int, batch_size: int) -> bool:
+    """``compile(jit_compile=...)`` for a fit of ``epochs`` over ``n_rows`` rows in batches of
+    ``batch_size``: XLA from :data:`XLA_MIN_STEPS` steps on, TensorFlow's graph mode below; always
+    on JAX, which runs uncompiled steps eagerly."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return True
+    return epochs * -(-n_rows // batch_size) >= XLA_MIN_STEPS
 
 
 def steps_per_execution(steps_per_epoch: int | None) -> int:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import defaults
-from ._batching import apply_in_batches
+from ._batching import apply_in_batches, jit_compile
 from .base import BaseEstimator, fit_network
 from .checks import check_training, fraction, positive_ints
 from .errors import InputError
@@ -71,7 +71,7 @@ class CellStateClassifier(BaseEstimator):
         network = _build(x.shape[1], self.hidden_dims, len(self.classes_))
         network.compile(optimizer=keras.optimizers.Adam(learning_rate),
                         loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                        jit_compile=True)
+                        jit_compile=jit_compile(epochs, len(train), batch_size))
         self.history_ = fit_network(network, x[train], y[train],
                                     validation_data=(x[test], y[test]), epochs=epochs,
                                     batch_size=batch_size, verbose=keras_verbose(verbose))

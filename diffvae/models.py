@@ -13,8 +13,8 @@ from typing import ClassVar
 import numpy as np
 
 from . import defaults, stopping
-from ._batching import (apply_in_batches, sequence_input, steps_per_execution, training_input,
-                        validation_input)
+from ._batching import (apply_in_batches, jit_compile, sequence_input, steps_per_execution,
+                        training_input, validation_input)
 from .base import BaseEstimator, fit_network, read_arrays
 from .checks import (check_training, choice, fraction, optional, positive_int, positive_ints,
                      positive_number)
@@ -209,8 +209,8 @@ class _NeuralModel(LatentModel):
             train, batches = training_input(scaled[train_rows], batch_size, seed=seed)
             valid = validation_input(scaled[valid_rows], batch_size) if len(valid_rows) else None
         network = self._build_network(len(self.preprocessor_.genes_), seed)
-        # XLA: faster per epoch than TensorFlow's default graph mode (benchmarks/train_speed.py).
-        network.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=True,
+        network.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                        jit_compile=jit_compile(epochs, len(train_rows), batch_size),
                         steps_per_execution=steps_per_execution(batches.get("steps_per_epoch")))
         self.history_ = fit_network(
             network, train, validation_data=valid, epochs=epochs,
