@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-#: training steps per compiled call at most: fewer Python round trips per epoch on the TensorFlow
-#: backend (benchmarks/train_speed.py measures the effect)
-STEPS_PER_EXECUTION = 4
+#: training steps per compiled call at most (an epoch of up to this many steps is one call): fewer
+#: Python round trips per epoch on the TensorFlow backend (docs/benchmarks.md, "Training speed")
+STEPS_PER_EXECUTION = 32
 #: training steps from which a fit on the TensorFlow backend is XLA-compiled: compiling takes
 #: seconds that only a long fit wins back (docs/benchmarks.md, "Training speed")
 XLA_MIN_STEPS = 1_000
@@ -32,21 +32,26 @@ def steps_per_execution(steps_per_epoch: int | None) -> int:
     return max(d for d in range(1, STEPS_PER_EXECUTION + 1) if steps_per_epoch % d == 0)
 
 
-def _gathered_batches(x: np.ndarray, batch_size: int, shuffle: bool, seed: int | None):
-    """A ``tf.data`` pipeline of batches gathered from one copy of ``x``, the row order shuffled
-    (seeded) each pass when ``shuffle``."""
+def _gathered_batches(arrays: tuple[np.ndarray, ...], batch_size: int, shuffle: bool,
+                      seed: int | None):
+    """A ``tf.data`` pipeline of batches gathered from one copy of each array (the same rows of
+    each: ``x`` alone, or ``(x, y)``), the row order shuffled (seeded) each pass when
+    ``shuffle``."""
     import tensorflow as tf
 
-    rows = tf.constant(x)
-    order = tf.data.Dataset.range(len(x))
+    tensors = tuple(tf.constant(a) for a in arrays)
+    order = tf.data.Dataset.range(len(arrays[0]))
     if shuffle:
-        order = order.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    return order.batch(batch_size).map(lambda i: tf.gather(rows, i))
+        order = order.shuffle(len(arrays[0]), seed=seed, reshuffle_each_iteration=True)
+    if len(tensors) == 1:
+        return order.batch(batch_size).map(lambda i: tf.gather(tensors[0], i))
+    return order.batch(batch_size).map(lambda i: tuple(tf.gather(t, i) for t in tensors))
 
 
-def training_input(x: np.ndarray, batch_size: int, *, seed: int | None = None
-                   ) -> tuple[object, dict]:
-    """Rows of ``x``, shuffled each epoch, as ``fit`` input: ``(data, fit_kwargs)``.
+def training_input(x: np.ndarray, batch_size: int, *, y: np.ndarray | None = None,
+                   seed: int | None = None) -> tuple[object, dict]:
+    """Rows of ``x`` (with their targets ``y``, if given), shuffled each epoch, as ``fit``
+    input: ``(data, fit_kwargs)``.
 
     On the TensorFlow backend one repeated ``tf.data`` pipeline that shuffles row indices each
     epoch (seeded), gathers each batch and prefetches the next, with ``steps_per_epoch`` set so
@@ -54,28 +59,32 @@ def training_input(x: np.ndarray, batch_size: int, *, seed: int | None = None
     pipeline every epoch, and even a new iterator each epoch costs time
     (benchmarks/train_speed.py). Compile with :func:`steps_per_execution` of that
     ``steps_per_epoch``. Other backends iterate numpy arrays without that cost and get ``x``
-    itself.
+    itself (and ``y`` among the keyword arguments).
     """
     import keras
 
     if keras.backend.backend() != "tensorflow":
-        return x, {"batch_size": batch_size, "shuffle": True}
+        return x, {"batch_size": batch_size, "shuffle": True,
+                   **({} if y is None else {"y": y})}
     import tensorflow as tf
 
-    batches = _gathered_batches(x, batch_size, shuffle=True, seed=seed).repeat()
+    arrays = (x,) if y is None else (x, y)
+    batches = _gathered_batches(arrays, batch_size, shuffle=True, seed=seed).repeat()
     steps = -(-len(x) // batch_size)
     return batches.prefetch(tf.data.AUTOTUNE), {"shuffle": False, "steps_per_epoch": steps}
 
 
-def validation_input(x: np.ndarray, batch_size: int):
-    """Rows of ``x`` in order as ``validation_data``: one pass per evaluation."""
+def validation_input(x: np.ndarray, batch_size: int, *, y: np.ndarray | None = None):
+    """Rows of ``x`` (with their targets ``y``, if given) in order as ``validation_data``: one
+    pass per evaluation."""
     import keras
 
     if keras.backend.backend() != "tensorflow":
-        return x
+        return x if y is None else (x, y)
     import tensorflow as tf
 
-    return _gathered_batches(x, batch_size, shuffle=False, seed=None).prefetch(tf.data.AUTOTUNE)
+    arrays = (x,) if y is None else (x, y)
+    return _gathered_batches(arrays, batch_size, shuffle=False, seed=None).prefetch(tf.data.AUTOTUNE)
 
 
 def sequence_input(sequence, n_features: int) -> tuple[object, dict]:

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from . import defaults
-from ._batching import apply_in_batches, jit_compile
+from ._batching import (apply_in_batches, jit_compile, steps_per_execution, training_input,
+                        validation_input)
 from .base import BaseEstimator, fit_network
 from .checks import check_training, fraction, positive_ints
 from .errors import InputError
@@ -69,12 +70,14 @@ class CellStateClassifier(BaseEstimator):
         if seed is not None:
             keras.utils.set_random_seed(seed)
         network = _build(x.shape[1], self.hidden_dims, len(self.classes_))
+        data, batches = training_input(x[train], batch_size, y=y[train], seed=seed)
         network.compile(optimizer=keras.optimizers.Adam(learning_rate),
                         loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                        jit_compile=jit_compile(epochs, len(train), batch_size))
-        self.history_ = fit_network(network, x[train], y[train],
-                                    validation_data=(x[test], y[test]), epochs=epochs,
-                                    batch_size=batch_size, verbose=keras_verbose(verbose))
+                        jit_compile=jit_compile(epochs, len(train), batch_size),
+                        steps_per_execution=steps_per_execution(batches.get("steps_per_epoch")))
+        self.history_ = fit_network(
+            network, data, validation_data=validation_input(x[test], batch_size, y=y[test]),
+            epochs=epochs, verbose=keras_verbose(verbose), **batches)
         self.network_ = network
         predicted = self.predict(x[test])
         self.test_accuracy_ = float(np.mean(predicted == labels[test]))

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from diffvae._batching import (
-    STEPS_PER_EXECUTION, steps_per_execution, training_input, validation_input
+    STEPS_PER_EXECUTION, XLA_MIN_STEPS, jit_compile, steps_per_execution, training_input,
+    validation_input
 )
 
 
@@ -45,3 +46,29 @@ def test_validation_input_is_one_pass_in_order():
     batches = [b.numpy() for b in validation_input(x, 16)]
     assert [len(b) for b in batches] == [16, 16, 16, 2]
     np.testing.assert_array_equal(np.concatenate(batches), x)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the tf.data pipeline")
+def test_targets_stay_with_their_rows_in_training_and_validation_input():
+    x = np.column_stack([np.arange(300), np.ones(300)]).astype(np.float32)  # SYNTHETIC row ids
+    y = np.arange(300) * 7
+    data, fit_kwargs = training_input(x, 64, y=y, seed=5)
+    iterator = iter(data)
+    seen = []
+    for _ in range(fit_kwargs["steps_per_epoch"]):
+        rows, targets = (t.numpy() for t in next(iterator))
+        np.testing.assert_array_equal(targets, rows[:, 0].astype(int) * 7)
+        seen.append(rows[:, 0])
+    np.testing.assert_array_equal(np.sort(np.concatenate(seen)), np.arange(300))
+    batches = [(r.numpy(), t.numpy()) for r, t in validation_input(x[:50], 16, y=y[:50])]
+    np.testing.assert_array_equal(np.concatenate([t for _, t in batches]), y[:50])
+
+
+def test_only_long_fits_are_xla_compiled_on_tensorflow():
+    tensorflow = keras.backend.backend() == "tensorflow"
+    # 10 epochs x ceil(1000 / 128) = 80 steps; 200 epochs x 8 = 1,600 steps
+    assert jit_compile(10, 1000, 128) is (not tensorflow)
+    assert jit_compile(200, 1000, 128) is True
+    steps_at_threshold = XLA_MIN_STEPS // 8
+    assert jit_compile(steps_at_threshold, 1000, 128) is True
+    assert jit_compile(steps_at_threshold - 1, 1000, 128) is (not tensorflow)

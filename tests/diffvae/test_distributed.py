@@ -21,7 +21,7 @@ TRAIN = ["-m", "diffvae", "train", "--dataset", "synthetic", "--data-parallel", 
 
 GRAPH = ["-m", "diffvae", "graph", "--dataset", "synthetic", "--graph", "knn", "--k", "5",
          "--data-parallel", "--hidden-dim", "32", "--latent-dim", "8", "--epochs", "3",
-         "--batch-size", "200", "--quiet"]
+         "--batch-size", "200", "--tsne-max-cells", "300", "--quiet"]
 
 
 def free_port() -> int:
