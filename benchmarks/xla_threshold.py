@@ -1,8 +1,9 @@
 """When XLA pays on the TensorFlow backend: DiffVAE with the paper's settings on paul15_tradeseq
 (real, 2,660 cells x 240 genes) and on SYNTHETIC counts of the zebrafish data's shape (1,422 cells
 x 1,845 genes; its matrix is not mirrored offline) fitted for a few and for the paper's 100
-epochs, XLA-compiled and in TensorFlow's graph mode, in the same process. Prints the wall seconds of each fit, the training steps and the ratio
-XLA / graph mode; the library compiles with XLA from ``diffvae._batching.XLA_MIN_STEPS`` steps on.
+epochs, XLA-compiled and in TensorFlow's graph mode, in the same process. Prints the wall
+seconds of each fit, the training steps and the ratio XLA / graph mode; the library compiles
+with XLA from ``diffvae._batching.XLA_MIN_STEPS`` steps on.
 
     python benchmarks/xla_threshold.py [--datasets paul15_tradeseq synthetic] [--epochs 3 30 100]
                                        [--data-dir DIR]

@@ -84,7 +84,8 @@ def validation_input(x: np.ndarray, batch_size: int, *, y: np.ndarray | None = N
     import tensorflow as tf
 
     arrays = (x,) if y is None else (x, y)
-    return _gathered_batches(arrays, batch_size, shuffle=False, seed=None).prefetch(tf.data.AUTOTUNE)
+    batches = _gathered_batches(arrays, batch_size, shuffle=False, seed=None)
+    return batches.prefetch(tf.data.AUTOTUNE)
 
 
 def sequence_input(sequence, n_features: int) -> tuple[object, dict]:

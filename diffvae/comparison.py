@@ -55,9 +55,9 @@ def cluster_and_score(latent: np.ndarray, labels: np.ndarray, seeds: list[int], 
     return rows
 
 
-def scanpy_leiden(adata, labels: np.ndarray, *, seed: int, n_top_genes: int | None = 2000) -> dict:
-    """The standard scanpy pipeline: normalise (counts) + log1p, HVGs, scale, PCA(50), 15-NN
-    graph, Leiden (igraph) at resolution 1; scored like the other rows."""
+def scanpy_pca(adata, *, seed: int, n_top_genes: int | None = 2000):
+    """scanpy's standard preprocessing of a copy of ``adata``: normalise (counts) + log1p, HVGs,
+    scale, PCA(50) in ``obsm["X_pca"]``; returns the copy."""
     import scanpy as sc
 
     from .preprocessing import looks_like_counts
@@ -72,6 +72,15 @@ def scanpy_leiden(adata, labels: np.ndarray, *, seed: int, n_top_genes: int | No
         data.X = data.X.toarray()  # scaling centres the genes: the matrix becomes dense anyway
     sc.pp.scale(data, max_value=10)
     sc.pp.pca(data, n_comps=min(50, min(data.shape) - 1), random_state=seed)
+    return data
+
+
+def scanpy_leiden(adata, labels: np.ndarray, *, seed: int, n_top_genes: int | None = 2000) -> dict:
+    """The standard scanpy pipeline: :func:`scanpy_pca`, 15-NN graph, Leiden (igraph) at
+    resolution 1; scored like the other rows."""
+    import scanpy as sc
+
+    data = scanpy_pca(adata, seed=seed, n_top_genes=n_top_genes)
     sc.pp.neighbors(data, n_neighbors=15, random_state=seed)
     sc.tl.leiden(data, flavor="igraph", n_iterations=2, directed=False, random_state=seed)
     found = data.obs["leiden"].to_numpy()

@@ -2,8 +2,9 @@
 
 Works on DiffVAE's mu, a baseline's representation, Graph-DiffVAE's node features or any
 ``adata.obsm`` entry: t-SNE (:func:`tsne`, of a sample at scale: :func:`tsne_sample`),
-clustering (:func:`kmeans`, :func:`dbscan`, :func:`leiden`), agreement with reference labels
-(:func:`ari`, :func:`nmi`, :func:`overlap`, :func:`confusion_table`) and without them
+clustering (:func:`kmeans`, :func:`dbscan`, :func:`leiden`, :func:`leiden_resolutions`),
+agreement with reference labels (:func:`ari`, :func:`nmi`, :func:`overlap`,
+:func:`confusion_table`) and without them
 (:func:`silhouette`), the latent dimensions that encode each cluster (:func:`dimension_scores`,
 :func:`top_dimensions`), high-weight genes (:func:`high_weight_genes`, :func:`cluster_genes`),
 and the mapping of clusters to cell types by marker genes (:func:`load_markers`,
@@ -11,7 +12,7 @@ and the mapping of clusters to cell types by marker genes (:func:`load_markers`,
 Differentially expressed genes are in :mod:`diffvae.analysis.differential`, figures in
 :mod:`diffvae.analysis.plots`.
 """
-from .clustering import NOISE, auto_eps, dbscan, kmeans, leiden
+from .clustering import NOISE, auto_eps, dbscan, kmeans, leiden, leiden_resolutions
 from .embedding import tsne, tsne_sample
 from .genes import cluster_genes, high_weight_genes
 from .latent_dims import dimension_scores, extreme_cells, top_dimensions
@@ -21,6 +22,6 @@ from .metrics import ari, confusion_table, majority_mapping, nmi, overlap, silho
 
 __all__ = ["MARKER_SETS", "NOISE", "UNASSIGNED", "ari", "auto_eps", "cluster_genes",
            "confusion_table", "dbscan", "dimension_scores", "extreme_cells", "high_weight_genes",
-           "kmeans", "leiden", "load_markers", "majority_mapping", "map_clusters", "nmi", "overlap",
-           "purity", "score_clusters", "silhouette", "top_dimensions", "tsne", "tsne_sample",
-           "unnamed_types"]
+           "kmeans", "leiden", "leiden_resolutions", "load_markers", "majority_mapping",
+           "map_clusters", "nmi", "overlap", "purity", "score_clusters", "silhouette",
+           "top_dimensions", "tsne", "tsne_sample", "unnamed_types"]

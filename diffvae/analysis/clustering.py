@@ -72,21 +72,32 @@ def leiden(x: np.ndarray, *, resolution: float = defaults.LEIDEN_RESOLUTION,
            n_neighbors: int = defaults.N_NEIGHBORS, seed: int | None = 0) -> np.ndarray:
     """Leiden communities (0, 1, ...) of the ``n_neighbors``-nearest-neighbour graph of ``x``,
     as scanpy builds and cuts it (``sc.pp.neighbors`` on ``x``, ``sc.tl.leiden`` with igraph)."""
+    return leiden_resolutions(x, [resolution], n_neighbors=n_neighbors, seed=seed)[resolution]
+
+
+def leiden_resolutions(x: np.ndarray, resolutions, *, n_neighbors: int = defaults.N_NEIGHBORS,
+                       seed: int | None = 0) -> dict[float, np.ndarray]:
+    """:func:`leiden` at each of ``resolutions`` on one neighbour graph of ``x`` (built once):
+    ``{resolution: communities}``."""
     import anndata as ad
     import pandas as pd
     import scanpy as sc
 
     x = np.asarray(x, dtype=np.float32)
-    positive_number("resolution", resolution)
+    for resolution in resolutions:
+        positive_number("resolution", resolution)
     if x.ndim != 2 or len(x) <= n_neighbors:
         raise InputError(f"Leiden on a {n_neighbors}-neighbour graph needs a cells x dimensions "
                          f"matrix of more than {n_neighbors} cells, got shape {x.shape}")
     data = ad.AnnData(obs=pd.DataFrame(index=np.arange(len(x)).astype(str)))
     data.obsm["X_rep"] = x
     sc.pp.neighbors(data, n_neighbors=n_neighbors, use_rep="X_rep", random_state=seed or 0)
-    sc.tl.leiden(data, resolution=resolution, flavor="igraph", n_iterations=2, directed=False,
-                 random_state=seed or 0)
-    return data.obs["leiden"].astype(int).to_numpy()
+    found = {}
+    for resolution in resolutions:
+        sc.tl.leiden(data, resolution=resolution, flavor="igraph", n_iterations=2,
+                     directed=False, random_state=seed or 0)
+        found[resolution] = data.obs["leiden"].astype(int).to_numpy()
+    return found
 
 
 def auto_eps(x: np.ndarray, min_samples: int = 5) -> float:

@@ -71,3 +71,24 @@ def test_protocol_clusters_with_leiden_when_asked(separable):
                                         clusterers=["leiden", "kmeans"], n_clusters=4)
     assert [r["clusterer"] for r in rows] == ["leiden", "kmeans"] * 2
     assert all(r["ari"] == 1.0 and r["n_clusters"] == 4 for r in rows)
+
+
+def test_scanpy_pca_is_scanpys_standard_preprocessing_of_a_copy(counts_adata):
+    """Against the same steps written out with numpy and scikit-learn: normalise to the median
+    total, log1p, HVGs, scale (clipped at 10), PCA; the caller's matrix is left as it was."""
+    from sklearn.decomposition import PCA
+
+    before = counts_adata.X.copy()
+    data = comparison.scanpy_pca(counts_adata, seed=0, n_top_genes=30)
+    assert (counts_adata.X != before).nnz == 0
+    assert data.n_vars == 30 and data.obsm["X_pca"].shape == (120, 29)
+    x = counts_adata[:, data.var_names].X.toarray().astype(np.float64)
+    totals = counts_adata.X.toarray().sum(axis=1, keepdims=True)
+    x = np.log1p(x / totals * np.median(totals))
+    x = np.clip((x - x.mean(axis=0)) / x.std(axis=0, ddof=1), None, 10)
+    expected = PCA(29).fit_transform(x)
+    # components agree up to sign
+    found = data.obsm["X_pca"]
+    for i in range(5):
+        r = np.corrcoef(found[:, i], expected[:, i])[0, 1]
+        assert abs(r) > 0.999, (i, r)

@@ -288,6 +288,10 @@ def test_leiden_finds_separated_blobs_and_repeats_with_its_seed():
     assert len(np.unique(clustering.leiden(x, resolution=20.0))) > 4
     with pytest.raises(InputError, match="resolution"):
         clustering.leiden(x, resolution=0)
+    # several resolutions of one graph: each as leiden gives it alone
+    several = clustering.leiden_resolutions(x, [0.5, 20.0], seed=3)
+    for resolution, communities in several.items():
+        np.testing.assert_array_equal(communities, clustering.leiden(x, resolution=resolution, seed=3))
 
 
 def test_kmeans_switches_to_minibatches_and_dbscan_is_refused_above_the_threshold(monkeypatch):
