@@ -21,7 +21,6 @@ and summary.md (the tables in Markdown, also printed).
 """
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -31,6 +30,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from study_options import study_parser  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from diffvae import PCA, DiffVAE, analysis, datasets, defaults  # noqa: E402
@@ -154,15 +154,10 @@ def figure(main: pd.DataFrame):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 0 .. N-1")
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser = study_parser(__doc__, seeds=3, datasets=DATASETS,
+                          out="results/benchmarks/leiden_study")
     parser.add_argument("--models", nargs="+", default=[*SETTINGS, "PCA m=50"],
                         metavar="MODEL", help=f"from {[*SETTINGS]} and 'PCA m=<size>'")
-    parser.add_argument("--epochs", type=int, default=defaults.EPOCHS)
-    parser.add_argument("--data-dir", help="folder holding the datasets' folders")
-    parser.add_argument("--out", type=Path, default=Path("results/benchmarks/leiden_study"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "runs.csv"

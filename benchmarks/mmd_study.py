@@ -34,6 +34,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from study_options import study_parser  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from diffvae import DiffVAE, analysis, comparison, datasets, defaults  # noqa: E402
@@ -167,15 +168,9 @@ def figure(summary: pd.DataFrame):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, default=10, help="seeds 0 .. N-1")
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser = study_parser(__doc__, seeds=10, datasets=DATASETS, out="results/benchmarks/mmd_study")
     parser.add_argument("--models", nargs="+", default=[*SETTINGS, *BASELINES],
                         choices=[*SETTINGS, *BASELINES], metavar="MODEL")
-    parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--data-dir", help="folder holding the datasets' folders")
-    parser.add_argument("--out", type=Path, default=Path("results/benchmarks/mmd_study"))
     parser.add_argument("--from-runs", action="store_true",
                         help="summarise the runs.csv in --out, no training")
     parser.add_argument("--scvi-worker", nargs=4, help=argparse.SUPPRESS)
