@@ -32,20 +32,21 @@ def steps_per_execution(steps_per_epoch: int | None) -> int:
     return max(d for d in range(1, STEPS_PER_EXECUTION + 1) if steps_per_epoch % d == 0)
 
 
-def _gathered_batches(arrays: tuple[np.ndarray, ...], batch_size: int, shuffle: bool,
+def _gathered_batches(x: np.ndarray, y: np.ndarray | None, batch_size: int, shuffle: bool,
                       seed: int | None):
-    """A ``tf.data`` pipeline of batches gathered from one copy of each array (the same rows of
-    each: ``x`` alone, or ``(x, y)``), the row order shuffled (seeded) each pass when
+    """A ``tf.data`` pipeline of batches gathered from one copy of ``x`` (and the same rows of
+    ``y``, if given: ``(x, y)`` batches), the row order shuffled (seeded) each pass when
     ``shuffle``."""
     import tensorflow as tf
 
-    tensors = tuple(tf.constant(a) for a in arrays)
-    order = tf.data.Dataset.range(len(arrays[0]))
+    rows = tf.constant(x)
+    order = tf.data.Dataset.range(len(x))
     if shuffle:
-        order = order.shuffle(len(arrays[0]), seed=seed, reshuffle_each_iteration=True)
-    if len(tensors) == 1:
-        return order.batch(batch_size).map(lambda i: tf.gather(tensors[0], i))
-    return order.batch(batch_size).map(lambda i: tuple(tf.gather(t, i) for t in tensors))
+        order = order.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    if y is None:
+        return order.batch(batch_size).map(lambda i: tf.gather(rows, i))
+    targets = tf.constant(y)
+    return order.batch(batch_size).map(lambda i: (tf.gather(rows, i), tf.gather(targets, i)))
 
 
 def training_input(x: np.ndarray, batch_size: int, *, y: np.ndarray | None = None,
@@ -68,8 +69,7 @@ def training_input(x: np.ndarray, batch_size: int, *, y: np.ndarray | None = Non
                    **({} if y is None else {"y": y})}
     import tensorflow as tf
 
-    arrays = (x,) if y is None else (x, y)
-    batches = _gathered_batches(arrays, batch_size, shuffle=True, seed=seed).repeat()
+    batches = _gathered_batches(x, y, batch_size, shuffle=True, seed=seed).repeat()
     steps = -(-len(x) // batch_size)
     return batches.prefetch(tf.data.AUTOTUNE), {"shuffle": False, "steps_per_epoch": steps}
 
@@ -83,9 +83,7 @@ def validation_input(x: np.ndarray, batch_size: int, *, y: np.ndarray | None = N
         return x if y is None else (x, y)
     import tensorflow as tf
 
-    arrays = (x,) if y is None else (x, y)
-    batches = _gathered_batches(arrays, batch_size, shuffle=False, seed=None)
-    return batches.prefetch(tf.data.AUTOTUNE)
+    return _gathered_batches(x, y, batch_size, shuffle=False, seed=None).prefetch(tf.data.AUTOTUNE)
 
 
 def sequence_input(sequence, n_features: int) -> tuple[object, dict]:
