@@ -26,6 +26,7 @@ setup(
         "keras>=3.15,<3.16",
         "spektral==1.3.1",
         "pymetis>=2025.2",  # graph partitions for subgraph minibatches (Cluster-GCN)
+        "pynndescent>=0.5",  # approximate neighbour search above the exact-search size
         "numpy>=2,<3",
         "scipy>=1.13",
         "scikit-learn>=1.5",
