@@ -203,6 +203,7 @@ def fit_network(network, *args, callbacks: list | None = None, **fit_kwargs) -> 
     import keras
 
     callbacks = [*(callbacks or []), keras.callbacks.TerminateOnNaN()]
+    build_optimizer(network)
     history = pd.DataFrame(network.fit(*args, callbacks=callbacks, **fit_kwargs).history)
     if not (np.isfinite(history["loss"]).all() and finite_weights(network)):
         rate = float(keras.ops.convert_to_numpy(network.optimizer.learning_rate))
@@ -210,6 +211,30 @@ def fit_network(network, *args, callbacks: list | None = None, **fit_kwargs) -> 
             f"training diverged in epoch {len(history)} (loss {history['loss'].iloc[-1]}); nothing "
             f"was kept: lower the learning rate (it was {rate:g})")
     return history.rename_axis("epoch")
+
+
+def build_optimizer(network) -> None:
+    """Make the compiled optimizer's variables before training, once every layer of ``network``
+    holds its weights. On TensorFlow, Keras otherwise makes them while tracing the first
+    training step, and TensorFlow, seeing variables created, traces that step a second time:
+    the time of a short fit goes mostly to tracing (docs/benchmarks.md, "Training speed").
+    Other backends build the optimizer before tracing themselves."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow" or network.optimizer.built:
+        return
+    if all(layer.built for layer in _all_layers(network)):
+        network.optimizer.build(network.trainable_variables)
+
+
+def _all_layers(model):
+    """The layers of a Keras model and of the models nested in it."""
+    import keras
+
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _all_layers(layer)
 
 
 def keras_backend() -> str:

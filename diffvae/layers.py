@@ -17,6 +17,7 @@ class Reparameterize(keras.layers.Layer):
         super().__init__(**kwargs)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self.built = True  # no weights to make: the network's optimizer can be built before fit
 
     def call(self, mu, log_var):
         eps = keras.random.normal(ops.shape(mu), seed=self.seed_generator)

@@ -185,3 +185,31 @@ def test_a_bundle_without_its_network_names_the_missing_file(bundles):
     (path / "model.keras").unlink()
     with pytest.raises(InputError, match=r"incomplete bundle, no model.keras; save the model again"):
         DiffVAE.load(path)
+
+
+
+def test_training_traces_the_training_step_once(counts_adata, monkeypatch):
+    """The optimizer is built before ``fit``: TensorFlow traces DiffVAE's loss once for training
+    and once for validation (with Keras building it during the first trace, the training step
+    is traced twice), and the trained model is the same as with Keras building it."""
+    import keras
+
+    from diffvae import base
+    from diffvae.networks import LatentAutoencoder
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the second trace is TensorFlow's")
+    traces = []
+    compute_loss = LatentAutoencoder.compute_loss
+
+    def counted(self, *args, **kwargs):
+        traces.append(kwargs.get("training"))
+        return compute_loss(self, *args, **kwargs)
+
+    monkeypatch.setattr(LatentAutoencoder, "compute_loss", counted)
+    early = DiffVAE(**TINY).fit(counts_adata, seed=0, **TINY_FIT)
+    assert len(traces) == 2
+    monkeypatch.setattr(base, "build_optimizer", lambda network: None)
+    keras_built = DiffVAE(**TINY).fit(counts_adata, seed=0, **TINY_FIT)
+    assert len(traces) == 5  # Keras's way: the training step twice, validation once
+    np.testing.assert_array_equal(early.transform(counts_adata), keras_built.transform(counts_adata))
