@@ -160,6 +160,10 @@ def figure(summary: pd.DataFrame, chosen: str):
         ax.set(title=name, xlabel="ARI against the reference labels (mean, sd over seeds)",
                ylabel="", xlim=(0, 1))
         ax.invert_yaxis()
+        missing = [r for r in dict.fromkeys(summary.index.get_level_values(1)) if r not in part.index]
+        if missing:  # scVI needs raw counts, which some datasets do not hold
+            ax.annotate(f"not run here: {', '.join(missing)} (needs raw counts)", (0.98, 0.01),
+                        xycoords="axes fraction", ha="right", va="bottom", fontsize=8)
         for label in ax.get_yticklabels():
             if label.get_text() == chosen:
                 label.set_fontweight("bold")
