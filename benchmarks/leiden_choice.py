@@ -111,10 +111,12 @@ def summarise(out: Path) -> str:
                                  "Leiden ARI at the resolution of highest silhouette")):
         cells = (summary[(s, "mean")].map("{:.3f}".format) + " ± "
                  + summary[(s, "std")].map("{:.3f}".format)).unstack("dataset")
-        lines += [f"{title} (mean ± sd over seeds)", "", markdown_table(cells.loc[order]), ""]
+        lines += [f"{title} (mean ± sd over seeds; -: not run)", "",
+                  markdown_table(cells.loc[order].fillna("-")), ""]
     for (rule, leiden), ranks in zip(RULES.items(), rankings.values()):
         lines += [f"Ranks (1 = best) by mean ARI per dataset, Leiden at {rule}; mean rank over "
-                  "both clusterers and all datasets", "", markdown_table(ranks.round(2)), ""]
+                  "both clusterers and all datasets", "",
+                  markdown_table(ranks.round(2).astype(object).where(ranks.notna(), "-")), ""]
         lines += verdict(means, choices[rule], leiden, rule)
     return "\n".join(lines)
 
