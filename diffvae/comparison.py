@@ -17,7 +17,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from . import defaults
-from .analysis import ari, dbscan, nmi, tsne
+from .analysis import ari, dbscan, leiden, nmi, tsne
 from .analysis.clustering import cluster
 from .defaults import CLUSTERERS, PAPER_CLUSTERERS, SPACES
 from .models import get_model
@@ -78,12 +78,7 @@ def scanpy_pca(adata, *, seed: int, n_top_genes: int | None = 2000):
 def scanpy_leiden(adata, labels: np.ndarray, *, seed: int, n_top_genes: int | None = 2000) -> dict:
     """The standard scanpy pipeline: :func:`scanpy_pca`, 15-NN graph, Leiden (igraph) at
     resolution 1; scored like the other rows."""
-    import scanpy as sc
-
-    data = scanpy_pca(adata, seed=seed, n_top_genes=n_top_genes)
-    sc.pp.neighbors(data, n_neighbors=15, random_state=seed)
-    sc.tl.leiden(data, flavor="igraph", n_iterations=2, directed=False, random_state=seed)
-    found = data.obs["leiden"].to_numpy()
+    found = leiden(scanpy_pca(adata, seed=seed, n_top_genes=n_top_genes).obsm["X_pca"], seed=seed)
     return {"space": "pca+knn", "clusterer": "leiden", "ari": ari(labels, found),
             "nmi": nmi(labels, found), "n_clusters": len(set(found.tolist()))}
 
