@@ -20,16 +20,40 @@ def paul15(data_dir):
         return datasets.paul15_tradeseq(data_dir=data_dir, download=False)
 
 
+def _training_key() -> str:
+    """A digest of everything a trained model depends on: the package's source, the data and
+    the versions of the numerical libraries."""
+    import hashlib
+    from importlib.metadata import version
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    files = sorted([*root.glob("diffvae/**/*.py"), *root.glob("graph_diffvae/**/*.py"),
+                    *(Path(os.environ["DIFFVAE_DATA_DIR"]) / "paul15_tradeseq").glob("*")])
+    for path in files:
+        digest.update(path.name.encode() + path.read_bytes())
+    for package in ("tensorflow", "keras", "numpy", "scipy", "scikit-learn"):
+        digest.update(version(package).encode())
+    return digest.hexdigest()[:16]
+
+
 @pytest.fixture(scope="session")
-def paul15_model(paul15, tmp_path_factory):
+def paul15_model(paul15, tmp_path_factory, request):
     """DiffVAE trained with the paper's defaults on the real paul15 data, saved as a bundle:
-    trained once for the whole run, by the first worker process that needs it (pytest-xdist's
-    workers share the parent of their temporary folders), and loaded by the others."""
+    trained once, by the first worker process that needs it, and loaded by the others and by
+    later runs of the same source, data and libraries (pytest's cache folder, as CI's fast and
+    slow runs; without the cache plugin, the workers' shared temporary folder)."""
     from diffvae import DiffVAE
 
-    shared = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = shared.parent
+    cache = getattr(request.config, "cache", None)
+    if cache is not None:
+        shared = cache.mkdir("paul15_model") / _training_key()
+        shared.mkdir(exist_ok=True)
+    else:
+        shared = tmp_path_factory.getbasetemp()
+        if os.environ.get("PYTEST_XDIST_WORKER"):  # the workers share the parent folder
+            shared = shared.parent
     path = shared / "paul15_model"
     with open(shared / "paul15_model.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # the others wait here while the first one trains
