@@ -13,6 +13,7 @@ from graph_diffvae import GraphDiffVAE, MultitaskDiffVAE, graphs, neighbours
 from tests.helpers import planted
 
 
+@pytest.mark.approximate_search
 @pytest.mark.slow  # a minute or more
 def test_command_line_on_paul15_as_at_scale(tmp_path, data_dir, paul15, monkeypatch):
     # every step as above its size limits (approximate input graph, links and co-expression
@@ -92,6 +93,7 @@ def test_the_report_says_what_it_leaves_out_and_what_attention_can_say(tmp_path)
     assert f"| PCA(4) of the same input (baseline) | {metrics['pca_kmeans_ari']:.3f} |" in text
 
 
+@pytest.mark.approximate_search
 def test_command_line_from_disk_in_subgraphs_on_paul15(tmp_path, paul15, monkeypatch):
     """Real cells: ``diffvae graph --backed --batch-size`` with graph attention, every step as
     above its size limits (graph from a streamed PCA, co-expression of a sample, t-SNE of a

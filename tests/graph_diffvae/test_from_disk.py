@@ -25,6 +25,7 @@ def test_training_from_disk_equals_training_in_memory(counts_file, counts_adata,
         assert disk.link_metrics_[split] == pytest.approx(metrics[split])
 
 
+@pytest.mark.approximate_search
 @pytest.mark.slow  # a minute or more
 def test_input_graphs_from_disk_above_the_exact_size_on_paul15(tmp_path, paul15, monkeypatch):
     """Real cells: with the exact-search limit lowered below paul15's size, the graphs are built

@@ -31,6 +31,7 @@ def test_pearson_graph_has_the_edges_of_scikit_learn_correlation_neighbours(rng)
         assert (graphs.pearson_graph(x, k) != expected).nnz == 0
 
 
+@pytest.mark.approximate_search
 def test_approximate_graphs_find_the_exact_neighbours_on_paul15(paul15, monkeypatch):
     from sklearn.decomposition import PCA
 

@@ -22,6 +22,7 @@ def test_exact_top_products_equal_numpy_and_prune_by_norm(rng, k):
     assert neighbours.exact_top_products(unit, k, block_size=256)[1] == pytest.approx(1.0, abs=1e-3)
 
 
+@pytest.mark.approximate_search
 def test_approximate_predicted_links_are_the_largest_inner_products(rng, monkeypatch):
     from graph_diffvae.links import top_partners
 
