@@ -20,7 +20,7 @@ def paul15(data_dir):
         return datasets.paul15_tradeseq(data_dir=data_dir, download=False)
 
 
-def _training_key() -> str:
+def _training_key(data_dir) -> str:
     """A digest of everything a trained model depends on: the package's source, the data and
     the versions of the numerical libraries."""
     import hashlib
@@ -30,7 +30,7 @@ def _training_key() -> str:
     root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
     files = sorted([*root.glob("diffvae/**/*.py"), *root.glob("graph_diffvae/**/*.py"),
-                    *(Path(os.environ["DIFFVAE_DATA_DIR"]) / "paul15_tradeseq").glob("*")])
+                    *(data_dir / "paul15_tradeseq").glob("*")])
     for path in files:
         digest.update(path.name.encode() + path.read_bytes())
     for package in ("tensorflow", "keras", "numpy", "scipy", "scikit-learn"):
@@ -39,7 +39,7 @@ def _training_key() -> str:
 
 
 @pytest.fixture(scope="session")
-def paul15_model(paul15, tmp_path_factory, request):
+def paul15_model(paul15, data_dir, tmp_path_factory, request):
     """DiffVAE trained with the paper's defaults on the real paul15 data, saved as a bundle:
     trained once, by the first worker process that needs it, and loaded by the others and by
     later runs of the same source, data and libraries (pytest's cache folder, as CI's fast and
@@ -48,7 +48,7 @@ def paul15_model(paul15, tmp_path_factory, request):
 
     cache = getattr(request.config, "cache", None)
     if cache is not None:
-        shared = cache.mkdir("paul15_model") / _training_key()
+        shared = cache.mkdir("paul15_model") / _training_key(data_dir)
         shared.mkdir(exist_ok=True)
     else:
         shared = tmp_path_factory.getbasetemp()
