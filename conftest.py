@@ -35,6 +35,15 @@ def data_dir() -> Path:
     return DATA_DIR
 
 
+def pytest_configure(config):
+    """JAX keeps the programs it compiles in pytest's cache folder, where the test processes
+    and the ones they start (the backend and distributed checks) find them again: the same
+    model compiles once, not once per fit and per run."""
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(cache.mkdir("jax_compilation")))
+
+
 @pytest.hookimpl(tryfirst=True)  # before ``-m "not slow"`` deselects by marker
 def pytest_collection_modifyitems(config, items):
     """Notebooks run with the long checks (``-m slow``: a minute or more each); those that

@@ -2,12 +2,14 @@
 ``data_dir`` fixture is in the top-level conftest.py."""
 from __future__ import annotations
 
-import fcntl
 import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.helpers import computed_once
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +27,6 @@ def _training_key(data_dir) -> str:
     the versions of the numerical libraries."""
     import hashlib
     from importlib.metadata import version
-    from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
@@ -39,24 +40,26 @@ def _training_key(data_dir) -> str:
 
 
 @pytest.fixture(scope="session")
-def paul15_model(paul15, data_dir, tmp_path_factory, request):
+def run_tmp(tmp_path_factory) -> Path:
+    """A folder shared by every worker process of this run (pytest-xdist's workers each have
+    their own temporary folder inside it), for results that one of them computes for all."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session")
+def paul15_model(paul15, data_dir, run_tmp, request):
     """DiffVAE trained with the paper's defaults on the real paul15 data, saved as a bundle:
     trained once, by the first worker process that needs it, and loaded by the others and by
     later runs of the same source, data and libraries (pytest's cache folder, as CI's fast and
-    slow runs; without the cache plugin, the workers' shared temporary folder)."""
+    slow runs; without the cache plugin, the run's shared temporary folder)."""
     from diffvae import DiffVAE
 
     cache = getattr(request.config, "cache", None)
-    if cache is not None:
-        shared = cache.mkdir("paul15_model") / _training_key(data_dir)
-        shared.mkdir(exist_ok=True)
-    else:
-        shared = tmp_path_factory.getbasetemp()
-        if os.environ.get("PYTEST_XDIST_WORKER"):  # the workers share the parent folder
-            shared = shared.parent
-    path = shared / "paul15_model"
-    with open(shared / "paul15_model.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # the others wait here while the first one trains
+    shared = (cache.mkdir("paul15_model") / _training_key(data_dir) if cache is not None
+              else run_tmp / "paul15_model")
+    with computed_once(shared):
+        path = shared / "paul15_model"
         if not (path / "config.json").exists():
             DiffVAE(latent_dim=50).fit(paul15, epochs=100, seed=0, verbose=0).save(path)
     return DiffVAE.load(path), path
@@ -67,6 +70,16 @@ def paul15_file(paul15, tmp_path_factory):
     """The real paul15 data written as .h5ad, for reading from disk."""
     path = tmp_path_factory.mktemp("backed") / "paul15.h5ad"
     paul15.write_h5ad(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def paul15_sample_file(paul15, tmp_path_factory):
+    """A seeded sample of 1,000 of the real paul15 cells as .h5ad (labels in obs["celltype"]),
+    for checks of plumbing and repeatability rather than of results on the whole data."""
+    sample = np.sort(np.random.default_rng(0).choice(paul15.n_obs, 1000, replace=False))
+    path = tmp_path_factory.mktemp("sample") / "paul15_sample.h5ad"
+    paul15[sample].write_h5ad(path)
     return path
 
 

@@ -1,4 +1,8 @@
-"""SYNTHETIC data the tests of several modules share."""
+"""SYNTHETIC data and helpers the tests of several modules share."""
+import fcntl
+from contextlib import contextmanager
+from pathlib import Path
+
 import anndata as ad
 import numpy as np
 import scipy.sparse as sp
@@ -11,6 +15,17 @@ QUICK = ["--epochs", "2", "--latent-dim", "3", "--hidden-dims", "8", "4", "--bat
          "--quiet"]
 #: paul15's progenitor types
 PROGENITORS = ["Multipotent progenitors", "GMP"]
+
+
+@contextmanager
+def computed_once(folder: Path):
+    """Hold ``folder``'s lock: the first process to get it computes what goes in the folder
+    (when it is not there yet) while the others wait for it, then read it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder.with_name(folder.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield folder
+
 
 def planted(rng, n=300, communities=6, signal=True):
     """SYNTHETIC stochastic block model whose node features carry the community."""

@@ -8,8 +8,8 @@ from diffvae.cli import benchmark
 
 
 @pytest.mark.slow
-def test_same_seed_gives_identical_tables(tmp_path, data_dir):
-    args = ["--dataset", "paul15_tradeseq", "--data-dir", str(data_dir), "--quick",
+def test_same_seed_gives_identical_tables(tmp_path, paul15_sample_file):
+    args = ["--data", str(paul15_sample_file), "--label-key", "celltype", "--quick",
             "--models", "diffvae", "pca", "--n-jobs", "2"]
     outputs = []
     for name in ("a", "b"):

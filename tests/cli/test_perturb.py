@@ -11,9 +11,9 @@ from diffvae.cli import perturb
 from tests.helpers import PROGENITORS
 
 
-def _run(out, bundle, data_dir, *extra):
-    args = ["--dataset", "paul15_tradeseq", "--data-dir", str(data_dir), "--model", str(bundle),
-            "--source", *PROGENITORS, "--out", str(out), "--quiet", *extra]
+def _run(out, bundle, data: list[str], *extra):
+    args = [*data, "--model", str(bundle), "--source", *PROGENITORS, "--out", str(out), "--quiet",
+            *extra]
     assert perturb.main(args) == 0
     return pd.read_csv(out / "conversions.csv")
 
@@ -21,7 +21,8 @@ def _run(out, bundle, data_dir, *extra):
 @pytest.mark.slow
 def test_perturb_paul15_progenitors(paul15_model, tmp_path, data_dir):
     _, bundle = paul15_model
-    table = _run(tmp_path / "out", bundle, data_dir)
+    table = _run(tmp_path / "out", bundle,
+                 ["--dataset", "paul15_tradeseq", "--data-dir", str(data_dir)])
     metrics = json.loads((tmp_path / "out" / "classifier_metrics.json").read_text())
     targeted = table[table["dimensions"] == "targeted"]
     mean_fraction = targeted.groupby("lambda")["fraction"].mean()
@@ -40,12 +41,13 @@ def test_perturb_paul15_progenitors(paul15_model, tmp_path, data_dir):
 
 
 @pytest.mark.slow
-def test_perturb_is_repeatable_with_a_seed(paul15_model, tmp_path, data_dir):
+def test_perturb_is_repeatable_with_a_seed(paul15_model, paul15_sample_file, tmp_path):
     _, bundle = paul15_model
+    data = ["--data", str(paul15_sample_file), "--label-key", "celltype"]
     quick = ("--lambdas", "0", "1", "2", "--n-random", "2", "--classifier-epochs", "20",
              "--targets", "Erythrocyte", "Monocytes", "--sd-from", "source")
-    first = _run(tmp_path / "a", bundle, data_dir, *quick)
-    second = _run(tmp_path / "b", bundle, data_dir, *quick)
+    first = _run(tmp_path / "a", bundle, data, *quick)
+    second = _run(tmp_path / "b", bundle, data, *quick)
     pd.testing.assert_frame_equal(first, second)
 
 

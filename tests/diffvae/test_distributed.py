@@ -11,6 +11,8 @@ import sys
 import pandas as pd
 import pytest
 
+from tests.helpers import computed_once
+
 pytest.importorskip("jax")
 pytestmark = pytest.mark.slow  # each check starts three or four processes
 
@@ -59,9 +61,12 @@ def train(out, n_processes: int = 1, devices_per_process: int = 1,
 
 
 @pytest.fixture(scope="module")
-def one_process(tmp_path_factory) -> pd.DataFrame:
-    """The baseline: DiffVAE trained by one process on one device."""
-    return train(tmp_path_factory.mktemp("one"))
+def one_process(run_tmp) -> pd.DataFrame:
+    """The baseline: DiffVAE trained by one process on one device, once for all the test
+    worker processes."""
+    with computed_once(run_tmp / "distributed_one_process") as out:
+        return (pd.read_csv(out / "history.csv", index_col=0) if (out / "history.csv").exists()
+                else train(out))
 
 
 def test_two_worker_processes_reach_the_losses_of_one(tmp_path, one_process):
