@@ -65,8 +65,9 @@ def one_process(run_tmp) -> pd.DataFrame:
     """The baseline: DiffVAE trained by one process on one device, once for all the test
     worker processes."""
     with computed_once(run_tmp / "distributed_one_process") as out:
-        return (pd.read_csv(out / "history.csv", index_col=0) if (out / "history.csv").exists()
-                else train(out))
+        if not (out / "history.csv").exists():
+            train(out)
+    return pd.read_csv(out / "history.csv", index_col=0)
 
 
 def test_two_worker_processes_reach_the_losses_of_one(tmp_path, one_process):
