@@ -117,7 +117,7 @@ def cluster_states(adata: ad.AnnData, model, markers: str | Mapping[str, Sequenc
     clusters of mu named by ``markers``; a cluster no marker set names is "cluster N"."""
     result = identify_cell_types(adata, model, labels=labels, n_clusters=n_clusters,
                                  cluster_on="latent", markers=markers, seed=seed, layer=layer,
-                                 differential=False, baseline=False)
+                                 differential=False, baseline=False, embed=False)
     names = {c: (n if n != UNASSIGNED else f"cluster {c}") for c, n in result.cluster_names.items()}
     return np.array([names[c] for c in result.clusters.tolist()])
 

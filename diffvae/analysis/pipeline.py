@@ -37,7 +37,8 @@ from . import metrics
 class Identification:
     """Everything the pipeline computed; tables are pandas DataFrames.
 
-    ``embedding`` is the t-SNE of the cells ``embedded`` (indices; None: all cells, in order).
+    ``embedding`` is the t-SNE of the cells ``embedded`` (indices; None: all cells, in order),
+    or None when the pipeline ran without it (``embed=False``).
     ``expression`` is the scaled expression (the model's input, cells x ``marker_genes``) of the
     marker genes found among the model's ``genes``. ``cluster_genes`` are the paper's
     decoder-weight genes of each cluster's top latent dimensions (with each gene's rank in the
@@ -51,7 +52,7 @@ class Identification:
     """
 
     latent: np.ndarray
-    embedding: np.ndarray
+    embedding: np.ndarray | None
     clusters: np.ndarray
     dimension_scores: pd.DataFrame
     top_dimensions: dict
@@ -100,7 +101,7 @@ def identify_cell_types(
     tsne_max_cells: int = defaults.TSNE_MAX_CELLS, seed: int | None = 0,
     layer: str | None = None, min_score: float = marker_module.MIN_SCORE,
     min_margin: float = marker_module.MIN_MARGIN, n_de_genes: int = defaults.N_DE_GENES,
-    differential: bool = True, baseline: bool = True,
+    differential: bool = True, baseline: bool = True, embed: bool = True,
 ) -> Identification:
     """Run the paper's pipeline with a fitted ``model`` (DiffVAE or any :class:`~diffvae.LatentModel`).
 
@@ -117,12 +118,15 @@ def identify_cell_types(
     the same pipeline on PCA of the model's input with the same latent size
     (:func:`~diffvae.models.pca_of_input`) and keep its agreement with the labels. A cluster is
     named by markers as :func:`~diffvae.analysis.map_clusters` says (``min_score``,
-    ``min_margin``).
+    ``min_margin``). ``embed=False`` leaves the t-SNE out (clusters on mu only), for callers
+    that need the clusters and their names but not the figure.
     """
     if clusterer not in CLUSTERERS:
         raise InputError(f"clusterer must be one of {CLUSTERERS}, got {clusterer!r}")
     if cluster_on not in SPACES:
         raise InputError(f"cluster_on must be one of {SPACES}, got {cluster_on!r}")
+    if not embed and cluster_on == "tsne":
+        raise InputError("cluster_on='tsne' needs the t-SNE: use embed=True or cluster_on='latent'")
     backed = open_h5ad(adata)  # a path is opened once, here
     adata = adata if backed is None else backed
     clustering.check_size(clusterer, adata.n_obs, min_samples=min_samples)  # before embedding
@@ -133,15 +137,17 @@ def identify_cell_types(
         n_clusters = len(np.unique(labels))
     with step("representation (mu)"):
         latent = model.transform(adata, layer=layer)
-    embedded = embedding.tsne_sample(len(latent), tsne_max_cells, seed)
+    embedded = embedding.tsne_sample(len(latent), tsne_max_cells, seed) if embed else None
     if embedded is not None and cluster_on == "tsne":
         warn(f"{len(latent):,} cells: the t-SNE embeds a random sample of "
              f"{tsne_max_cells:,} (the figure), so clusters are found on mu "
              "(cluster_on='latent')", UserWarning)
         cluster_on = "latent"
-    with step(f"t-SNE of {tsne_max_cells if embedded is not None else len(latent)} cells"):
-        tsne = embedding.tsne(latent if embedded is None else latent[embedded],
-                              perplexity=perplexity, seed=seed, method=tsne_method)
+    tsne = None
+    if embed:
+        with step(f"t-SNE of {tsne_max_cells if embedded is not None else len(latent)} cells"):
+            tsne = embedding.tsne(latent if embedded is None else latent[embedded],
+                                  perplexity=perplexity, seed=seed, method=tsne_method)
     with step(f"{clusterer} on {'the t-SNE' if cluster_on == 'tsne' else 'mu'}"):
         clusters = clustering.cluster(tsne if cluster_on == "tsne" else latent, clusterer,
                                       n_clusters=n_clusters, eps=eps, min_samples=min_samples,
@@ -160,7 +166,7 @@ def identify_cell_types(
                        "min_samples": min_samples, "resolution": resolution,
                        "cluster_on": cluster_on, "n_dims": n_dims, "n_genes": n_genes,
                        "relative_scores": relative, "perplexity": perplexity,
-                       "tsne_method": tsne_method, "tsne_cells": len(tsne),
+                       "tsne_method": tsne_method, "tsne_cells": None if tsne is None else len(tsne),
                        "tsne_max_cells": tsne_max_cells, "seed": seed,
                        "min_score": min_score, "min_margin": min_margin,
                        "n_de_genes": n_de_genes}

@@ -8,6 +8,7 @@ import pytest
 from diffvae import AE
 from diffvae.analysis import majority_mapping
 from diffvae.analysis.pipeline import identify_cell_types
+from diffvae.errors import InputError
 
 from tests.helpers import TINY, TINY_FIT
 
@@ -43,13 +44,17 @@ def test_markers_absent_from_the_data_leave_clusters_unnamed(paul15, paul15_mode
     with pytest.warns(UserWarning, match="none of the 29 marker genes .* among the data's 240"):
         result = identify_cell_types(paul15, model, labels=labels, markers="human_hspc",
                                      cluster_on="latent", n_clusters=7, seed=0,
-                                     differential=False, baseline=False)
+                                     differential=False, baseline=False, embed=False)
     assert result.mapping is None and "overlap_markers" not in result.metrics
     assert result.cluster_names == {c: str(c) for c in np.unique(result.clusters)}
     assert result.metrics["n_clusters"] == 7
-    # both optional steps left out when asked
+    # the three optional steps left out when asked
     assert result.baseline == {} and "pca_baseline" not in result.metrics
     assert result.de_genes is None and "de_rank" not in result.cluster_genes
+    assert result.embedding is None and result.settings["tsne_cells"] is None
+    # clustering on the t-SNE needs it
+    with pytest.raises(InputError, match="cluster_on='tsne' needs the t-SNE"):
+        identify_cell_types(paul15, model, n_clusters=7, embed=False)
 
 
 def test_identify_from_disk_equals_in_memory_with_a_tsne_sample(paul15, paul15_model, paul15_file):
@@ -75,8 +80,6 @@ def test_identify_from_disk_equals_in_memory_with_a_tsne_sample(paul15, paul15_m
 
 
 def test_each_analysis_step_is_logged_with_its_time(counts_adata, caplog):
-    from diffvae.analysis.pipeline import identify_cell_types
-
     model = AE(**TINY).fit(counts_adata, **TINY_FIT)
     with caplog.at_level(logging.INFO, logger="diffvae"):
         identify_cell_types(counts_adata, model, labels=counts_adata.obs["celltype"],
