@@ -6,6 +6,8 @@ from setuptools import find_packages, setup
 here = Path(__file__).parent
 version: dict = {}
 exec((here / "diffvae" / "_version.py").read_text(), version)
+# the documentation site (docs/): Sphinx with autodoc/napoleon, notebooks rendered by myst-nb
+docs = ["sphinx>=8", "myst-nb>=1.2", "furo>=2024.8"]
 
 setup(
     name="diffvae",
@@ -49,11 +51,10 @@ setup(
         # running the notebooks yourself, with parameters (papermill)
         "notebooks": ["ipykernel>=6", "nbformat>=5", "papermill>=2.6"],
         # the test suite: pytest (on every core, pytest-xdist), notebooks executed by nbmake,
-        # both backends
+        # both backends; and the documentation tools, since CI builds the site with the tests
         "dev": ["pytest>=8", "pytest-xdist>=3.5", "nbmake>=1.5", "jax[cpu]>=0.5", "ipykernel>=6",
-                "nbformat>=5"],
-        # the documentation site (docs/): Sphinx with autodoc/napoleon, notebooks rendered by myst-nb
-        "docs": ["sphinx>=8", "myst-nb>=1.2", "furo>=2024.8"],
+                "nbformat>=5", *docs],
+        "docs": docs,
         # comparison tools for the benchmarks only (scVI); never needed to use or test the package
         "bench": ["scvi-tools>=1.1"],
     },
