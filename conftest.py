@@ -47,16 +47,19 @@ def pytest_configure(config):
 @pytest.hookimpl(tryfirst=True)  # before ``-m "not slow"`` deselects by marker
 def pytest_collection_modifyitems(config, items):
     """Notebooks run with the long checks (``-m slow``: a minute or more each); those that
-    read the real data are skipped without the mirror (a failure in CI). The users of the
-    shared paul15 model run first, then the approximate neighbour searches."""
+    read the real data are skipped without the mirror (a failure in CI). The notebooks run
+    first, then the users of the shared paul15 model, then the approximate neighbour searches."""
     skip = not (_has_real_data() or _in_ci())
     for item in items:
         if item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.slow)
             if skip and "paul15_tradeseq" in item.path.read_text():
                 item.add_marker(pytest.mark.skip(reason=MISSING))
-    # pytest-xdist hands each worker a contiguous share: the tests of the shared paul15 model
-    # first, so that one worker trains it while the others run the rest instead of waiting,
-    # then those of pynndescent's search, so that one worker compiles its kernels, not each.
-    items.sort(key=lambda item: ("paul15_model" not in getattr(item, "fixturenames", ()),
+    # pytest-xdist hands each worker a contiguous share and lets an idle one take from the end
+    # of another's: the notebooks (the longest checks) first, so that none is left to run last
+    # on one worker; the tests of the shared paul15 model next, so that one worker trains it
+    # while the others run the rest instead of waiting; then those of pynndescent's search, so
+    # that one worker compiles its kernels, not each.
+    items.sort(key=lambda item: (item.path.suffix != ".ipynb",
+                                 "paul15_model" not in getattr(item, "fixturenames", ()),
                                  item.get_closest_marker("approximate_search") is None))
