@@ -11,6 +11,29 @@ os.environ.setdefault("DIFFVAE_DATA_DIR", str(Path(__file__).resolve().parents[1
 os.environ.setdefault("DIFFVAE_NOTEBOOK_QUICK", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+
+def _share_the_cores() -> None:
+    """pytest-xdist runs one worker process per core; each worker (and the notebook kernels and
+    command processes it starts, which inherit its environment) computes on its share of the
+    cores, not on all of them: otherwise TensorFlow's, XLA's and OpenBLAS's thread pools of both
+    workers contend for the same cores and spin while they wait. A value the user set is kept."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers < 2:
+        return
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
+                 "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        os.environ.setdefault(name, threads)
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
+                                       f"intra_op_parallelism_threads={threads}")
+    # numpy is loaded already (a pytest plugin of zarr imports it): limit its pool directly
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(int(os.environ["OPENBLAS_NUM_THREADS"]))
+
+
+_share_the_cores()
+
 DATA_DIR = Path(os.environ["DIFFVAE_DATA_DIR"])
 MISSING = (f"real data not found in {DATA_DIR}: put the mirror there (see data/README.md, the "
            "paul15_tradeseq files) or set DIFFVAE_DATA_DIR to a copy")
