@@ -14,7 +14,7 @@ from tests.helpers import planted
 
 
 @pytest.mark.approximate_search
-@pytest.mark.slow  # a minute or more
+@pytest.mark.slow(minutes=1.5)
 def test_command_line_on_paul15_as_at_scale(tmp_path, data_dir, paul15, monkeypatch):
     # every step as above its size limits (approximate input graph, links and co-expression
     # pairs; t-SNE of a sample), on real cells

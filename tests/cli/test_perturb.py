@@ -18,7 +18,7 @@ def _run(out, bundle, data: list[str], *extra):
     return pd.read_csv(out / "conversions.csv")
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=2)
 def test_perturb_paul15_progenitors(paul15_model, tmp_path, data_dir):
     _, bundle = paul15_model
     table = _run(tmp_path / "out", bundle,

@@ -32,23 +32,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def train(out, n_processes: int = 1, devices_per_process: int = 1,
-          command: list[str] = TRAIN) -> pd.DataFrame:
-    """``command`` (``diffvae train --data-parallel``) in ``n_processes`` worker processes;
-    process 0's history."""
+def start(out, n_processes: int = 1, devices_per_process: int = 1,
+          command: list[str] = TRAIN) -> list[subprocess.Popen]:
+    """``command`` (``diffvae ... --data-parallel``) started in ``n_processes`` worker processes."""
     env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3",
            "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices_per_process}"}
     port = free_port()
     workers = []
+    for i in range(n_processes):
+        extra = {} if n_processes == 1 else {
+            "KERAS_DISTRIBUTION_JOB_ADDRESSES": f"localhost:{port}",
+            "KERAS_DISTRIBUTION_NUM_PROCESSES": str(n_processes),
+            "KERAS_DISTRIBUTION_PROCESS_ID": str(i)}
+        workers.append(subprocess.Popen([sys.executable, *command, "--out", str(out)],
+                                        env={**env, **extra}, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True))
+    return workers
+
+
+def finish(workers: list[subprocess.Popen]) -> None:
+    """Wait for the ``workers`` to succeed; any left running (after a failure) are killed."""
     try:
-        for i in range(n_processes):
-            extra = {} if n_processes == 1 else {
-                "KERAS_DISTRIBUTION_JOB_ADDRESSES": f"localhost:{port}",
-                "KERAS_DISTRIBUTION_NUM_PROCESSES": str(n_processes),
-                "KERAS_DISTRIBUTION_PROCESS_ID": str(i)}
-            workers.append(subprocess.Popen([sys.executable, *command, "--out", str(out)],
-                                            env={**env, **extra}, stdout=subprocess.PIPE,
-                                            stderr=subprocess.STDOUT, text=True))
         for worker in workers:
             output, _ = worker.communicate(timeout=300)
             assert worker.returncode == 0, output[-2000:]
@@ -57,6 +61,16 @@ def train(out, n_processes: int = 1, devices_per_process: int = 1,
             if worker.poll() is None:
                 worker.kill()
                 worker.wait()
+
+
+def train(out, n_processes: int = 1, devices_per_process: int = 1,
+          command: list[str] = TRAIN) -> pd.DataFrame:
+    """``command`` in ``n_processes`` worker processes; process 0's history."""
+    finish(start(out, n_processes, devices_per_process, command))
+    return history(out)
+
+
+def history(out) -> pd.DataFrame:
     return pd.read_csv(out / "history.csv", index_col=0)
 
 
@@ -67,7 +81,7 @@ def one_process(run_tmp) -> pd.DataFrame:
     with computed_once(run_tmp / "distributed_one_process") as out:
         if not (out / "history.csv").exists():
             train(out)
-    return pd.read_csv(out / "history.csv", index_col=0)
+    return history(out)
 
 
 def test_two_worker_processes_reach_the_losses_of_one(tmp_path, one_process):
@@ -89,14 +103,17 @@ def test_two_devices_in_one_process_give_the_losses_of_one(tmp_path, one_process
     pd.testing.assert_series_equal(two["loss"], one["loss"], rtol=1e-3)
 
 
+@pytest.mark.slow(minutes=3)
 def test_graph_training_on_two_worker_processes_reaches_the_losses_of_one(tmp_path):
     """Each step's subgraphs shared out over the devices of two processes (each reading its own
     cells) as over two devices of one process: the same steps, so the same losses up to float
     round-off; against one device training on one subgraph of the same global batch (the
     cross-device edges of the step are lost), losses within 2 % epoch by epoch."""
-    one = train(tmp_path / "one", command=GRAPH)
+    # the two single-process runs at once, then the two processes
+    finish([*start(tmp_path / "one", command=GRAPH),
+            *start(tmp_path / "devices", devices_per_process=2, command=GRAPH)])
+    one, devices = history(tmp_path / "one"), history(tmp_path / "devices")
     two = train(tmp_path / "two", n_processes=2, command=GRAPH)
-    devices = train(tmp_path / "devices", devices_per_process=2, command=GRAPH)
     print(pd.DataFrame({"1 device": one["loss"], "2 processes": two["loss"],
                         "2 devices, 1 process": devices["loss"]}))
     pd.testing.assert_series_equal(two["loss"], devices["loss"], rtol=1e-4)

@@ -14,7 +14,7 @@ def kmeans_ari(latent, labels, seed):
     return adjusted_rand_score(labels, clusters)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=2)
 def test_diffvae_learns_and_beats_pca_at_recovering_cell_types(paul15, paul15_model):
     labels = paul15.obs["celltype"].to_numpy()
     diffvae, pca = [], []
