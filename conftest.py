@@ -11,8 +11,6 @@ os.environ.setdefault("DIFFVAE_DATA_DIR", str(Path(__file__).resolve().parents[1
 os.environ.setdefault("DIFFVAE_NOTEBOOK_QUICK", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-
-
 DATA_DIR = Path(os.environ["DIFFVAE_DATA_DIR"])
 MISSING = (f"real data not found in {DATA_DIR}: put the mirror there (see data/README.md, the "
            "paul15_tradeseq files) or set DIFFVAE_DATA_DIR to a copy")
@@ -109,7 +107,7 @@ def pytest_collection_modifyitems(config, items):
     # The longest checks first, so that none is left to run last on one worker; then the tests
     # of the shared paul15 model, so that one worker trains it while the others run the rest
     # instead of waiting; then those of pynndescent's search, so that one worker compiles its
-    # kernels, not each (pytest-xdist's worksteal hands each worker a contiguous share).
+    # kernels, not each (the test command's worksteal hands each worker a contiguous share).
     items.sort(key=lambda item: (-_expected_minutes(item),
                                  "paul15_model" not in getattr(item, "fixturenames", ()),
                                  item.get_closest_marker("approximate_search") is None))
