@@ -1,5 +1,6 @@
 """SYNTHETIC data and helpers the tests of several modules share."""
 import fcntl
+import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,6 +26,24 @@ def computed_once(folder: Path):
     with open(folder.with_name(folder.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield folder
+
+
+def finish(processes: list[subprocess.Popen], timeout: float = 900) -> list[str]:
+    """Wait for ``processes`` (started with ``stdout=PIPE, text=True``), assert that each
+    succeeded (showing the end of its stderr, or of its stdout when stderr was not piped) and
+    return their outputs; any left running after a failure are killed."""
+    outputs = []
+    try:
+        for process in processes:
+            output, errors = process.communicate(timeout=timeout)
+            assert process.returncode == 0, (errors or output)[-3000:]
+            outputs.append(output)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    return outputs
 
 
 def planted(rng, n=300, communities=6, signal=True):

@@ -11,7 +11,7 @@ import sys
 import pandas as pd
 import pytest
 
-from tests.helpers import computed_once
+from tests.helpers import computed_once, finish
 
 pytest.importorskip("jax")
 pytestmark = pytest.mark.slow  # each check starts three or four processes
@@ -50,23 +50,10 @@ def start(out, n_processes: int = 1, devices_per_process: int = 1,
     return workers
 
 
-def finish(workers: list[subprocess.Popen]) -> None:
-    """Wait for the ``workers`` to succeed; any left running (after a failure) are killed."""
-    try:
-        for worker in workers:
-            output, _ = worker.communicate(timeout=300)
-            assert worker.returncode == 0, output[-2000:]
-    finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.kill()
-                worker.wait()
-
-
 def train(out, n_processes: int = 1, devices_per_process: int = 1,
           command: list[str] = TRAIN) -> pd.DataFrame:
     """``command`` in ``n_processes`` worker processes; process 0's history."""
-    finish(start(out, n_processes, devices_per_process, command))
+    finish(start(out, n_processes, devices_per_process, command), timeout=300)
     return history(out)
 
 
@@ -111,7 +98,7 @@ def test_graph_training_on_two_worker_processes_reaches_the_losses_of_one(tmp_pa
     cross-device edges of the step are lost), losses within 2 % epoch by epoch."""
     # the two single-process runs at once, then the two processes
     finish([*start(tmp_path / "one", command=GRAPH),
-            *start(tmp_path / "devices", devices_per_process=2, command=GRAPH)])
+            *start(tmp_path / "devices", devices_per_process=2, command=GRAPH)], timeout=300)
     one, devices = history(tmp_path / "one"), history(tmp_path / "devices")
     two = train(tmp_path / "two", n_processes=2, command=GRAPH)
     print(pd.DataFrame({"1 device": one["loss"], "2 processes": two["loss"],

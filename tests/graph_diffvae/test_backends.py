@@ -13,6 +13,8 @@ import pytest
 from graph_diffvae import graphs
 from graph_diffvae.layers import GCNConv, sparse_adjacency
 
+from tests.helpers import finish
+
 
 @pytest.mark.parametrize("units", [3, 9])  # both product orders: A (X W) and (A X) W
 def test_keras_ops_product_gives_spektrals_outputs_and_gradients(rng, units):
@@ -74,18 +76,7 @@ def _train(*backends: str) -> list[dict]:
                                        "TF_CPP_MIN_LOG_LEVEL": "3"},
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                  for backend in backends]
-    found = []
-    try:
-        for process in processes:
-            output, errors = process.communicate(timeout=900)
-            assert process.returncode == 0, errors[-3000:]
-            found.append(json.loads(output.strip().splitlines()[-1]))
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-    return found
+    return [json.loads(output.strip().splitlines()[-1]) for output in finish(processes)]
 
 
 @pytest.mark.slow(minutes=2)
