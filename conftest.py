@@ -10,6 +10,9 @@ os.environ.setdefault("DIFFVAE_DATA_DIR", str(Path(__file__).resolve().parents[1
 # Notebooks read this and train for a few epochs only (their kernels inherit the environment).
 os.environ.setdefault("DIFFVAE_NOTEBOOK_QUICK", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# OpenMP threads (scikit-learn's) sleep while they wait rather than spin: the test processes
+# share the cores, and a spinning thread takes the time another process would compute in.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 DATA_DIR = Path(os.environ["DIFFVAE_DATA_DIR"])
 MISSING = (f"real data not found in {DATA_DIR}: put the mirror there (see data/README.md, the "
